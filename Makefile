@@ -1,0 +1,36 @@
+# gridcast: everyday jobs. `make run` and `make test` install what they need into .venv.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast lint bench data clean install
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	@$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev,dask]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/gridcast run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check flows models reports tests data
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+data: $(STAMP)
+	$(BIN)/python data/build_default.py
+
+clean:
+	rm -rf $(VENV) .gridcast
