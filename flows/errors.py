@@ -18,7 +18,8 @@ class InputError(GridcastError):
     Args:
         file: path or name of the offending file.
         rule: the rule that was broken, in words.
-        row: 1-based data row (the header is row 0), or None when the rule is about the file.
+        row: the line number a spreadsheet shows (header = row 1, first data row = row 2),
+            or None when the rule is about the whole file.
         column: the offending column, or None.
     """
 

@@ -1,0 +1,147 @@
+"""The ``gridcast`` command: one subcommand per job a planner does.
+
+Errors a user can cause (bad input, bad scenario, busy warehouse) print one
+line naming file, row, column and rule, and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.errors import GridcastError
+from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, configure_prefect
+
+app = typer.Typer(
+    name="gridcast",
+    help=(
+        "Grid-level electricity demand forecasts for AI compute centres.\n\n"
+        "Typical use: `gridcast run` (shipped data, all shipped scenarios, outputs/latest/), "
+        "then open outputs/latest/report.html. Every figure is traceable: see docs/methodology.md "
+        "and data/SOURCES.md."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the six input CSV files (MODEL.md section 2).")]
+WarehouseOpt = Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file (created if missing).")]
+
+
+class _DropUserErrors(logging.Filter):
+    """Keep Prefect from printing tracebacks for errors the CLI reports in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], GridcastError):
+            return False
+        msg = record.getMessage()
+        return not any(k in msg for k in ("InputError", "ScenarioError", "WarehouseBusyError", "GridcastError"))
+
+
+def _quiet_prefect_user_errors() -> None:
+    filt = _DropUserErrors()
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
+        logger = logging.getLogger(name)
+        logger.addFilter(filt)
+        for handler in logger.handlers:
+            handler.addFilter(filt)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(filt)
+
+
+def _fail(exc: GridcastError) -> None:
+    typer.echo(f"gridcast: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _prefect_ready() -> None:
+    configure_prefect()
+    import prefect  # noqa: F401 - sets up Prefect's logging so the filter can attach
+
+    _quiet_prefect_user_errors()
+
+
+@app.command()
+def ingest(
+    data: DataOpt = DEFAULT_DATA,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+) -> None:
+    """Validate a data folder and load it into the DuckDB warehouse (raw_* and core_* tables).
+
+    A file that breaks a rule is refused whole with one message naming file, row,
+    column and rule; the warehouse keeps what it held before.
+    """
+    _prefect_ready()
+    from flows.pipeline import ingest_flow
+
+    t0 = time.perf_counter()
+    typer.echo(f"gridcast: ingesting {data} into {warehouse} (starting Prefect) ...", err=True)
+    try:
+        hashes = ingest_flow(data_dir=data, warehouse=warehouse)
+    except GridcastError as exc:
+        _fail(exc)
+    typer.echo(f"gridcast: loaded {len(hashes)} files in {time.perf_counter() - t0:.1f} s", err=True)
+
+
+@app.command()
+def run(
+    data: DataOpt = DEFAULT_DATA,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="A scenario TOML file or a folder of them (default: all shipped scenarios)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write outputs directly into this folder (default: outputs/runs/<run id>, "
+                     "with outputs/latest pointing at it)."),
+    ] = None,
+    draws: Annotated[int, typer.Option("--draws", min=0, help="Monte Carlo draws per scenario (0 = central run only).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed: the same seed gives identical outputs.")] = 20241,
+    warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    rise_threshold: Annotated[
+        float, typer.Option("--rise-threshold", help="Year-on-year growth that counts as rising (0.05 = 5%).")
+    ] = 0.05,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow --out to replace an earlier run there.")] = False,
+) -> None:
+    """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
+    from flows.scenarios import load_scenarios
+
+    try:
+        found = load_scenarios(scenario)  # refuse bad scenarios before any work starts
+    except GridcastError as exc:
+        _fail(exc)
+    typer.echo(f"gridcast: {len(found)} scenario(s): {', '.join(s.name for s in found)}", err=True)
+    typer.echo("gridcast: starting Prefect (first start sets up its database; ~10-20 s) ...", err=True)
+    _prefect_ready()
+    from flows.pipeline import RunParams, run_pipeline
+
+    params = RunParams(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
+                       seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
+                       overwrite=overwrite, progress=True)
+    t0 = time.perf_counter()
+    try:
+        run_dir = run_pipeline(params)
+    except GridcastError as exc:
+        _fail(exc)
+    typer.echo(f"gridcast: finished in {time.perf_counter() - t0:.1f} s", err=True)
+    typer.echo(f"gridcast: outputs in {run_dir}")
+    typer.echo(f"gridcast: report   {run_dir / 'report.html'}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except GridcastError as exc:  # pragma: no cover - commands handle their own
+        typer.echo(f"gridcast: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

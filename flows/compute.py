@@ -1,0 +1,180 @@
+"""One scenario's forecast from validated inputs: central run, draws, summaries.
+
+No Prefect and no file I/O here: the pipeline wraps these calls in tasks. The
+draws are simulated in chunks so memory stays bounded; results depend only on
+the seed, never on the chunk size or the task runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from flows.errors import InputError
+from models.engine import SIZE_CLASSES, ZONES, Fleet, SimResult, build_fleet, simulate
+from models.sampling import central_params, draw_params, scenario_seed
+from models.scenario import Scenario, parameter_ranges
+from models.summarize import (
+    Baseline,
+    forecast_table,
+    national_table,
+    regional_table,
+    rise_odds_table,
+    turning_points_table,
+)
+
+__all__ = ["ScenarioOutputs", "all_ranges", "fleet_from_inputs", "run_scenario", "sensitivity_table"]
+
+DRAW_CHUNK = 500
+_DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
+                "region_peak_mw", "national_peak_mw")
+
+
+@dataclass
+class ScenarioOutputs:
+    """The tables one scenario contributes to a run."""
+
+    forecast: pd.DataFrame
+    regional: pd.DataFrame
+    national: pd.DataFrame
+    turning_points: pd.DataFrame
+    rise_odds: pd.DataFrame | None = None
+    rise_start_dist: pd.DataFrame | None = None
+    sensitivity: pd.DataFrame | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def fleet_from_inputs(inputs) -> Fleet:  # noqa: ANN001 - flows.validate.InputTables
+    """Region arrays of the fleet from the validated input tables."""
+    return build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes)
+
+
+def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """``pue_table.<size>.<zone> -> (low, central, high)`` for every pair the equations use.
+
+    New-build PUE mixes both size classes of a region's zone, so every zone that
+    has centres needs both rows. Pairs of zones without centres are never used
+    and get a neutral 1.0.
+    """
+    zone_of = regions.set_index("region_id")["zone"]
+    zones_used = set(centers["region_id"].map(zone_of).dropna().astype(str))
+    table = pue_table.set_index(["size_class", "zone"])
+    out: dict[str, tuple[float, float, float]] = {}
+    for size in SIZE_CLASSES:
+        for zone in ZONES:
+            if (size, zone) in table.index:
+                row = table.loc[(size, zone)]
+                out[f"pue_table.{size}.{zone}"] = (
+                    float(row["pue_low"]), float(row["pue_central"]), float(row["pue_high"]))
+            elif zone in zones_used:
+                raise InputError(
+                    "pue_assumptions.csv",
+                    f"no row for size_class {size!r} and zone {zone!r}; regions of zone "
+                    f"{zone!r} have centres and new-build PUE mixes both size classes",
+                    column="size_class",
+                )
+            else:
+                out[f"pue_table.{size}.{zone}"] = (1.0, 1.0, 1.0)
+    return out
+
+
+def all_ranges(scenario: Scenario, inputs) -> dict[str, tuple[float, float, float]]:  # noqa: ANN001
+    """Scenario parameter ranges plus the PUE table's, by dotted name."""
+    return {**parameter_ranges(scenario),
+            **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers)}
+
+
+def simulate_draws(fleet: Fleet, scenario: Scenario, params: dict[str, np.ndarray],
+                   chunk: int = DRAW_CHUNK) -> SimResult:
+    """Simulate many draws chunk by chunk into preallocated float32 arrays."""
+    n = len(next(iter(params.values())))
+    store: dict[str, np.ndarray] = {}
+    for start in range(0, n, chunk):
+        part = {k: v[start:start + chunk] for k, v in params.items()}
+        sim = simulate(fleet, scenario, part)
+        for name in _DRAW_FIELDS:
+            arr = getattr(sim, name)
+            if name not in store:
+                store[name] = np.empty((n, *arr.shape[1:]), dtype=np.float32)
+            store[name][start:start + len(arr)] = arr
+    return SimResult(**store)
+
+
+def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[float, float, float]],
+                      draws: dict[str, np.ndarray] | None, draw_sim: SimResult | None) -> pd.DataFrame:
+    """National facility energy in 2030 and the end year: one-at-a-time swings and rank correlation.
+
+    Each parameter with a range is set to its low, then its high value, all others
+    central (one vectorised simulation of 2P draws). With Monte Carlo draws, the
+    Spearman rank correlation between the parameter and the national energy is added.
+    """
+    ranged = sorted(k for k, (lo, _, hi) in ranges.items() if hi > lo)
+    years = scenario.years
+    targets = sorted({y for y in (2030, years[-1]) if years[0] < y <= years[-1]})
+    if not ranged or not targets:
+        return pd.DataFrame()
+    n = 2 * len(ranged)
+    params = {k: np.full(n, c) for k, (_, c, _) in ranges.items()}
+    for i, k in enumerate(ranged):
+        params[k][2 * i] = ranges[k][0]
+        params[k][2 * i + 1] = ranges[k][2]
+    swing = simulate(fleet, scenario, params).region_facility_twh.sum(axis=1)  # (2P, T)
+    central = simulate(fleet, scenario, central_params(ranges)).region_facility_twh.sum(axis=1)[0]
+    idx = [years.index(y) for y in targets]
+    rows = []
+    for t_i, year in zip(idx, targets, strict=True):
+        frame = pd.DataFrame({
+            "scenario": scenario.name, "year": year, "parameter": ranged,
+            "low_value": [ranges[k][0] for k in ranged], "high_value": [ranges[k][2] for k in ranged],
+            "central_twh": central[t_i],
+            "at_low_twh": swing[0::2, t_i], "at_high_twh": swing[1::2, t_i],
+        })
+        frame["swing_twh"] = (frame["at_high_twh"] - frame["at_low_twh"]).abs()
+        if draws is not None and draw_sim is not None:
+            nat = pd.Series(draw_sim.region_facility_twh.sum(axis=1)[:, t_i].astype(float))
+            rank_nat = nat.rank()
+            frame["rank_corr"] = [
+                float(np.corrcoef(pd.Series(draws[k]).rank(), rank_nat)[0, 1]) for k in ranged
+            ]
+        rows.append(frame)
+    out = pd.concat(rows, ignore_index=True)
+    out["scenario"] = out["scenario"].astype("string")
+    out["parameter"] = out["parameter"].astype("string")
+    return out.sort_values(["year", "swing_twh"], ascending=[True, False], kind="stable").reset_index(drop=True)
+
+
+def run_scenario(inputs, scenario: Scenario, baseline: Baseline, *, n_draws: int, seed: int,  # noqa: ANN001
+                 threshold: float = 0.05, fleet: Fleet | None = None) -> ScenarioOutputs:
+    """Central run, optional Monte Carlo and every summary table of one scenario.
+
+    Args:
+        inputs: validated input tables (``flows.validate.InputTables``).
+        scenario: the resolved scenario.
+        baseline: the regional baseline aligned to the fleet's regions and the scenario's years.
+        n_draws: Monte Carlo draws (0 = central run only).
+        seed: the run's seed (combined with the scenario name).
+        threshold: year-on-year growth that counts as rising (fraction).
+    """
+    fleet = fleet if fleet is not None else fleet_from_inputs(inputs)
+    ranges = all_ranges(scenario, inputs)
+    central = simulate(fleet, scenario, central_params(ranges))
+    draws = draw_sim = z = None
+    if n_draws > 0:
+        seq = scenario_seed(seed, scenario.name)
+        param_seq, base_seq = seq.spawn(2)
+        draws = draw_params(ranges, n_draws, param_seq)
+        draw_sim = simulate_draws(fleet, scenario, draws)
+        z = np.random.default_rng(base_seq).standard_normal((n_draws, len(fleet.region_ids)))
+    ids, years = fleet.region_ids, scenario.years
+    out = ScenarioOutputs(
+        forecast=forecast_table(scenario.name, ids, years, central, draw_sim),
+        regional=regional_table(scenario.name, ids, years, central, draw_sim, baseline, z),
+        national=national_table(scenario.name, years, central, draw_sim, baseline, z),
+        turning_points=turning_points_table(scenario.name, ids, years, central, threshold),
+    )
+    if draw_sim is not None:
+        out.rise_odds, out.rise_start_dist = rise_odds_table(scenario.name, ids, years, draw_sim, threshold)
+    out.sensitivity = sensitivity_table(fleet, scenario, ranges, draws, draw_sim)
+    return out

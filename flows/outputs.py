@@ -1,0 +1,144 @@
+"""Atomic output writing: every file or folder appears whole or not at all.
+
+Each write goes to a temporary name in the same folder, is flushed, then
+renamed over the target (``os.replace`` is atomic on one file system). A
+hive-partitioned folder is written whole under a temporary name and swapped in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from flows.errors import GridcastError
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "write_parquet",
+    "write_partitioned",
+    "write_json",
+    "safe_child",
+    "new_run_dir",
+    "point_latest",
+]
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """UTF-8 text, atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Pretty JSON (UTF-8), atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n")
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
+    """One Parquet file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def write_partitioned(folder: Path, frame: pd.DataFrame, partition: str = "scenario") -> Path:
+    """A hive-partitioned Parquet folder (``scenario=<name>/part-0.parquet``), swapped in whole."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.tmp"
+    old = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.old"
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        ds.write_dataset(
+            table,
+            tmp,
+            format="parquet",
+            partitioning=ds.partitioning(pa.schema([(partition, pa.string())]), flavor="hive"),
+            basename_template="part-{i}.parquet",
+            existing_data_behavior="error",
+        )
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not folder.exists():
+            os.replace(old, folder)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(folder.parent)
+    return folder
+
+
+def safe_child(root: Path, *parts: str) -> Path:
+    """``root / parts`` refusing any path that would leave ``root`` (``..``, absolute parts)."""
+    root = Path(root).resolve()
+    target = root.joinpath(*parts).resolve()
+    if target != root and root not in target.parents:
+        raise GridcastError(f"refusing to write outside {root}: {'/'.join(parts)!r}")
+    return target
+
+
+def new_run_dir(root: Path, run_id: str) -> Path:
+    """``root/runs/<run_id>``, created; never reuses an existing folder."""
+    path = safe_child(root, "runs", run_id)
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def point_latest(root: Path, run_dir: Path) -> Path:
+    """Atomically repoint ``root/latest`` (a relative symlink) at ``run_dir``."""
+    root = Path(root)
+    link = root / "latest"
+    tmp = root / f".latest.{uuid.uuid4().hex}"
+    os.symlink(os.path.relpath(run_dir, root), tmp)
+    os.replace(tmp, link)
+    return link

@@ -1,0 +1,313 @@
+"""Prefect flows: ``gridcast-ingest`` and ``gridcast-forecast``.
+
+Tasks are coarse (one call into ``models/`` or one I/O step each); I/O tasks
+retry with back-off, but never on a :class:`GridcastError` (bad input does not
+get better by retrying). Import :mod:`flows.settings` and call
+``configure_prefect()`` before importing this module from a fresh process.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import platform
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NONE
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows import outputs
+from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
+from flows.errors import GridcastError, InputError
+from flows.scenarios import LoadedScenario, load_scenarios, scenario_hash
+from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT_ROOT
+from flows.validate import check_commissioning, load_inputs
+from flows.warehouse import read_inputs, record_run, store_inputs
+from models.baseline import forecast_baseline
+from models.hubs import assign_hubs
+from models.summarize import Baseline
+
+__all__ = ["RunParams", "ingest_flow", "forecast_flow", "run_pipeline", "STATISTICAL_BREAKS"]
+
+# Known scope changes in the provincial series (data/SOURCES.md, S1 caveat): first
+# year of the new scope. The baseline treats them as level breaks, not growth.
+STATISTICAL_BREAKS: dict[str, int] = {"CN-SD": 2015, "CN-XJ": 2019}
+
+
+def _no_retry_on_user_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect hook
+    try:
+        state.result()
+    except GridcastError:
+        return False
+    except Exception:  # noqa: BLE001 - any other I/O error may be transient
+        return True
+    return True
+
+
+_IO = {"retries": 2, "retry_delay_seconds": [1, 4], "retry_condition_fn": _no_retry_on_user_error,
+       "cache_policy": NONE}
+_CPU = {"cache_policy": NONE}
+
+
+class RunParams(BaseModel):
+    """Every parameter of one forecast run (frozen; unknown keys are refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = DEFAULT_DATA
+    scenario: Path | None = None
+    out: Path | None = None
+    out_root: Path = DEFAULT_OUT
+    draws: int = Field(default=1000, ge=0, le=1_000_000)
+    seed: int = Field(default=20241, ge=0)
+    warehouse: Path = DEFAULT_WAREHOUSE
+    rise_threshold: float = Field(default=0.05, gt=0, lt=10)
+    overwrite: bool = False
+    progress: bool = False
+
+
+def _say(params: RunParams, msg: str) -> None:
+    if params.progress:
+        print(f"gridcast: {msg}", flush=True)  # noqa: T201 - CLI progress line
+
+
+@task(name="validate-inputs", **_CPU)
+def validate_inputs_task(data_dir: Path):  # noqa: ANN201
+    """Read and validate the six CSV files (InputError on the first broken rule)."""
+    return load_inputs(Path(data_dir))
+
+
+@task(name="store-inputs", **_IO)
+def store_inputs_task(warehouse: Path, tables, owner: str) -> None:  # noqa: ANN001
+    """Replace the warehouse's raw_* and core_* tables in one transaction."""
+    store_inputs(Path(warehouse), tables, owner=owner)
+
+
+@task(name="read-inputs", **_IO)
+def read_inputs_task(warehouse: Path):  # noqa: ANN201
+    """Read the typed core_* tables back from the warehouse."""
+    return read_inputs(Path(warehouse))
+
+
+@flow(name="gridcast-ingest", log_prints=False)
+def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOUSE) -> dict[str, str]:
+    """Validate a data folder and load it into the DuckDB warehouse; returns the files' sha256."""
+    tables = validate_inputs_task(Path(data_dir))
+    store_inputs_task(Path(warehouse), tables, owner="ingest")
+    return dict(tables.hashes)
+
+
+@task(name="baseline", **_CPU)
+def baseline_task(history: pd.DataFrame, base_year: int, end_year: int):  # noqa: ANN201
+    """Regional baseline forecast and its rolling-origin backtest."""
+    breaks = {k: v for k, v in STATISTICAL_BREAKS.items() if k in set(history["region_id"])}
+    try:
+        return forecast_baseline(history, base_year, end_year, breaks=breaks)
+    except ValueError as exc:
+        raise InputError("demand_history.csv", f"cannot forecast the baseline: {exc}") from None
+
+
+@task(name="scenario", **_CPU)
+def scenario_task(inputs, loaded: LoadedScenario, baseline: Baseline, draws: int, seed: int,  # noqa: ANN001
+                  threshold: float) -> ScenarioOutputs:
+    """Central run, Monte Carlo draws and summaries of one scenario."""
+    t0 = time.perf_counter()
+    out = run_scenario(inputs, loaded.scenario, baseline, n_draws=draws, seed=seed, threshold=threshold)
+    out.timings_s["simulate"] = time.perf_counter() - t0
+    return out
+
+
+@task(name="write-outputs", **_IO)
+def write_outputs_task(run_dir: Path, tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Write every table atomically: partitioned folders for the big ones, files for the rest."""
+    written = []
+    for name, frame in tables.items():
+        if frame is None or frame.empty:
+            continue
+        if name in ("forecast", "regional"):
+            outputs.write_partitioned(run_dir / name, frame, "scenario")
+        else:
+            outputs.write_parquet(run_dir / f"{name}.parquet", frame)
+        written.append(name)
+    return written
+
+
+@task(name="report", **_IO)
+def report_task(run_dir: Path, inputs, tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Path:  # noqa: ANN001
+    """Render the self-contained HTML report."""
+    from flows.report_inputs import build_report
+
+    return build_report(run_dir, inputs, tables, meta)
+
+
+def _align_baseline(result, region_ids: np.ndarray, years: list[int]) -> Baseline:  # noqa: ANN001
+    f = result.forecast
+    f = f[f["year"].isin(years)]
+    def grid(col: str) -> np.ndarray:
+        wide = f.pivot(index="region_id", columns="year", values=col)
+        return wide.reindex(index=list(region_ids), columns=years).to_numpy(float)
+    central = grid("baseline_twh")
+    if np.isnan(central).any():
+        missing = [r for r, row in zip(region_ids, central, strict=True) if np.isnan(row).any()]
+        raise InputError("demand_history.csv", f"no consumption history for region {missing[0]!r}",
+                         column="region_id")
+    return Baseline(central, grid("baseline_lo80_twh"), grid("baseline_hi80_twh"))
+
+
+def _git_commit() -> str | None:
+    try:
+        res = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=False)
+    except OSError:
+        return None
+    return res.stdout.strip() or None
+
+
+def _versions() -> dict[str, str]:
+    names = ["gridcast", "prefect", "pandas", "numpy", "duckdb", "pyarrow", "statsmodels",
+             "scikit-learn", "plotly", "pydantic"]
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def new_run_id() -> str:
+    """``YYYYMMDDTHHMMSSZ-xxxxxx``: sortable by start time, unique."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _resolve_out(params: RunParams, run_id: str) -> tuple[Path, Path | None]:
+    """The run's folder and the root whose ``latest`` should point at it (None for --out)."""
+    if params.out is None:
+        return outputs.new_run_dir(params.out_root, run_id), Path(params.out_root)
+    out = Path(params.out)
+    if out.exists() and (out / "run.json").exists() and not params.overwrite:
+        raise GridcastError(
+            f"{out} already holds a gridcast run; pass --overwrite to replace it, "
+            "or leave out --out to get a new folder per run"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out, None
+
+
+@flow(name="gridcast-forecast", log_prints=False)
+def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
+    """Ingest, forecast every scenario, write Parquet + HTML, record the run. Returns the run folder."""
+    run_id = run_id or new_run_id()
+    started = datetime.now(UTC)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
+    scenarios = load_scenarios(params.scenario)
+    run_dir, latest_root = _resolve_out(params, run_id)
+    record = {
+        "run_id": run_id, "started_at": started.isoformat(), "state": "RUNNING", "reason": None,
+        "data_dir": str(params.data_dir), "parameters": json.loads(params.model_dump_json()),
+        "scenarios_sha256": {s.name: scenario_hash(s) for s in scenarios},
+        "package_version": _versions()["gridcast"], "git_commit": _git_commit(), "out_dir": str(run_dir),
+        "user": getpass.getuser(),
+    }
+    try:
+        _say(params, f"run {run_id}: validating {params.data_dir}")
+        tables = validate_inputs_task(Path(params.data_dir))
+        for s in scenarios:
+            check_commissioning(tables.compute_centers, s.scenario.horizon.base_year)
+        lap("validate")
+        _say(params, f"loading inputs into {params.warehouse}")
+        store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
+        inputs = read_inputs_task(Path(params.warehouse))
+        record["inputs_sha256"] = dict(inputs.hashes)
+        lap("ingest")
+        base_year = min(s.scenario.horizon.base_year for s in scenarios)
+        end_year = max(s.scenario.horizon.end_year for s in scenarios)
+        _say(params, f"baseline: backtesting demand models for {len(inputs.regions)} regions")
+        base = baseline_task(inputs.demand_history, base_year, end_year)
+        lap("baseline")
+        fleet = fleet_from_inputs(inputs)
+        _say(params, f"forecasting {len(scenarios)} scenarios x {params.draws} draws")
+        futures = [
+            scenario_task.submit(inputs, s, _align_baseline(base, fleet.region_ids, s.scenario.years),
+                                 params.draws, params.seed, params.rise_threshold)
+            for s in scenarios
+        ]
+        results = [f.result() for f in futures]
+        lap("forecast")
+        out_tables = _collect(results, base, inputs, scenarios)
+        _say(params, f"writing Parquet to {run_dir}")
+        write_outputs_task(run_dir, out_tables)
+        lap("write")
+        meta = {**record, "timings_s": timings, "versions": _versions(),
+                "scenarios": {s.name: {"description": s.scenario.description, "chain": list(s.chain),
+                                        "resolved": s.scenario.model_dump(mode="json")} for s in scenarios}}
+        report_task(run_dir, inputs, out_tables, meta)
+        lap("report")
+        record.update(state="COMPLETED", finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
+        outputs.write_json(run_dir / "run.json", {**meta, **record})
+        if latest_root is not None:
+            outputs.point_latest(latest_root, run_dir)
+        _say(params, f"done in {sum(timings.values()):.1f} s: {run_dir}")
+    except BaseException as exc:
+        record.update(state="FAILED", reason=str(exc) or type(exc).__name__,
+                      finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
+        _safe_record(params, record)
+        raise
+    _safe_record(params, record)
+    return str(run_dir)
+
+
+def _safe_record(params: RunParams, record: dict[str, Any]) -> None:
+    """Record the run in out_runs; a busy warehouse must not mask the run's own outcome."""
+    try:
+        record_run(Path(params.warehouse), record)
+    except GridcastError:
+        pass
+
+
+def _collect(results: list[ScenarioOutputs], base, inputs, scenarios) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    def cat(attr: str) -> pd.DataFrame | None:
+        frames = [getattr(r, attr) for r in results if getattr(r, attr) is not None]
+        frames = [f for f in frames if not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+    radius = {s.name: s.scenario.hubs.assignment_radius_km[1] for s in scenarios}
+    hub_frames = []
+    for name, r in radius.items():
+        h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, r)
+        h.insert(0, "scenario", name)
+        hub_frames.append(h)
+    return {
+        "forecast": cat("forecast"),
+        "regional": cat("regional"),
+        "national": cat("national"),
+        "turning_points": cat("turning_points"),
+        "rise_odds": cat("rise_odds"),
+        "rise_start": cat("rise_start_dist"),
+        "sensitivity": cat("sensitivity"),
+        "baseline": base.forecast,
+        "backtest": base.backtest,
+        "hub_assignment": pd.concat(hub_frames, ignore_index=True),
+    }
+
+
+def run_pipeline(params: RunParams) -> Path:
+    """Run the forecast flow in this process and return the run folder."""
+    return Path(forecast_flow(params))

@@ -1,0 +1,375 @@
+"""The input contract in one place: every input file, its columns, units, defaults and rules.
+
+Validation (``flows.validate``), the warehouse (``flows.warehouse``) and the report's
+glossary all read these definitions; no other module names an input column's type or
+range. The rules follow MODEL.md section 2.
+
+Conventions:
+    * ``dtype`` is the pandas dtype of the typed (``core_*``) column: ``"string"`` for
+      ids and text, ``"float64"`` for quantities, ``"int64"`` for required whole numbers,
+      ``"Int64"`` for optional whole numbers.
+    * A *required* column must be present and every cell filled. An *optional* column may
+      be absent or have empty cells; those take ``default`` (``None`` means missing:
+      NaN for floats, ``<NA>`` otherwise).
+    * Unknown extra columns (``source``, ``name_zh``...) are allowed; they are kept in the
+      ``raw_*`` tables only.
+
+>>> TABLES["compute_centers"].column("utilization").rule_text()
+'in (0, 1]'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+__all__ = [
+    "HOURS_PER_YEAR",
+    "LOAD_SHAPE_MEAN_TOLERANCE",
+    "SOURCE_ROW",
+    "TABLES",
+    "WORKLOADS",
+    "Column",
+    "InputTables",
+    "Table",
+    "cast_typed",
+    "empty_typed_frame",
+    "glossary",
+]
+
+Dtype = Literal["string", "float64", "int64", "Int64"]
+
+SOURCE_ROW = "source_row"
+"""Name of the index (and warehouse column) holding the spreadsheet row a record came from
+(header = row 1, first data row = row 2)."""
+
+WORKLOADS = ("general", "training", "inference")
+"""The workload classes of the model; load_shapes.csv must give a profile for each."""
+
+LOAD_SHAPE_MEAN_TOLERANCE = 1e-6
+"""Allowed |mean - 1| of the 24 hourly factors of one workload."""
+
+HOURS_PER_YEAR = 8760
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an input file.
+
+    Attributes:
+        name: header name in the CSV file.
+        dtype: pandas dtype of the typed column (see module docstring).
+        unit: physical unit, ``"1"`` for a dimensionless share, ``""`` for text.
+        description: what the column means, in a planner's words.
+        required: the column must be present with no empty cell.
+        default: value for an empty cell of an optional column (None: missing).
+        low, high: inclusive bounds unless ``low_open``/``high_open``.
+        allowed: the only values a text column may take.
+        references: ``"<table>.<column>"`` that every (non-empty) value must be found in.
+    """
+
+    name: str
+    dtype: Dtype
+    unit: str
+    description: str
+    required: bool = True
+    default: float | int | str | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    allowed: tuple[str, ...] | None = None
+    references: str | None = None
+
+    @property
+    def numeric(self) -> bool:
+        """True for float and integer columns."""
+        return self.dtype != "string"
+
+    @property
+    def integer(self) -> bool:
+        """True for whole-number columns."""
+        return self.dtype in ("int64", "Int64")
+
+    def rule_text(self) -> str:
+        """The range or allowed-value rule in words ('' when there is none)."""
+        if self.allowed is not None:
+            return "one of " + ", ".join(self.allowed)
+        if self.low is not None and self.high is not None:
+            left = "(" if self.low_open else "["
+            right = ")" if self.high_open else "]"
+            return f"in {left}{_num(self.low)}, {_num(self.high)}{right}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {_num(self.low)}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {_num(self.high)}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One input file.
+
+    Attributes:
+        name: short name; warehouse tables are ``raw_<name>`` and ``core_<name>``.
+        file: file name inside the data directory.
+        description: what one row is.
+        columns: the known columns, in output order.
+        key: columns whose combination must be unique within the file.
+        optional: the whole file may be absent.
+        wide: for wide files, the template of every column not listed in ``columns``
+            (its ``name`` is a placeholder).
+        rules: table-level rules in words (for the glossary); implemented in flows.validate.
+    """
+
+    name: str
+    file: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    optional: bool = False
+    wide: Column | None = None
+    rules: tuple[str, ...] = field(default=())
+
+    def column(self, name: str) -> Column:
+        """The column called ``name`` (KeyError if unknown)."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.file} has no column {name!r}")
+
+    @property
+    def raw_table(self) -> str:
+        """Warehouse table holding the file as read."""
+        return f"raw_{self.name}"
+
+    @property
+    def core_table(self) -> str:
+        """Warehouse table holding the validated, typed rows."""
+        return f"core_{self.name}"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _lat(required: bool, what: str) -> Column:
+    return Column("lat", "float64", "degree", f"Latitude of the {what} (WGS84, north positive).",
+                  required=required, low=-90, high=90)
+
+
+def _lon(required: bool, what: str) -> Column:
+    return Column("lon", "float64", "degree", f"Longitude of the {what} (WGS84, east positive).",
+                  required=required, low=-180, high=180)
+
+
+_ZONE = ("east", "west")
+_SIZE = ("large", "small_medium")
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "regions", "regions.csv", "One row per province-level region.",
+            (
+                Column("region_id", "string", "", "Region code (e.g. BJ), unique."),
+                Column("name", "string", "", "Region name."),
+                Column("zone", "string", "", "East (demand) or west (resource) zone.",
+                       allowed=_ZONE),
+                Column("grid", "string", "", "Regional grid the region belongs to.",
+                       required=False),
+                Column("diffusion_lag_years", "float64", "year",
+                       "Delay of efficiency-technique diffusion behind the national curve.",
+                       required=False, default=0.0, low=0),
+                _lat(False, "region's reference point"),
+                _lon(False, "region's reference point"),
+            ),
+            key=("region_id",),
+        ),
+        Table(
+            "hub_nodes", "hub_nodes.csv", "One row per national computing hub node.",
+            (
+                Column("hub_id", "string", "", "Hub id, unique."),
+                Column("name", "string", "", "Hub name."),
+                _lat(True, "hub"),
+                _lon(True, "hub"),
+                Column("zone", "string", "", "East or west zone of the hub.", allowed=_ZONE),
+            ),
+            key=("hub_id",),
+        ),
+        Table(
+            "compute_centers", "compute_centers.csv",
+            "One row per compute centre operating in the base year.",
+            (
+                Column("center_id", "string", "", "Centre id, unique."),
+                Column("name", "string", "", "Centre name."),
+                Column("region_id", "string", "", "Region the centre is in.",
+                       references="regions.region_id"),
+                _lat(False, "centre"),
+                _lon(False, "centre"),
+                Column("hub_id", "string", "", "Hub node the centre belongs to, if any.",
+                       required=False, references="hub_nodes.hub_id"),
+                Column("size_class", "string", "", "Large or small/medium centre.",
+                       allowed=_SIZE),
+                Column("it_capacity_mw", "float64", "MW", "Installed IT capacity.",
+                       low=0, low_open=True),
+                Column("utilization", "float64", "1",
+                       "Average IT load as a share of IT capacity.", low=0, high=1,
+                       low_open=True),
+                Column("ai_share", "float64", "1", "Share of IT energy used by AI workloads.",
+                       low=0, high=1),
+                Column("training_share", "float64", "1",
+                       "Share of the AI part used for training (rest: inference).",
+                       low=0, high=1),
+                Column("pue", "float64", "1",
+                       "Measured power usage effectiveness; empty: use pue_assumptions.",
+                       required=False, low=1),
+                Column("commissioning_year", "Int64", "year",
+                       "Year the centre started operating (not after the base year).",
+                       required=False, low=1900, high=2100),
+            ),
+            key=("center_id",),
+            rules=(
+                "lat and lon are both given or both empty",
+                "commissioning_year is not after the scenario's base year",
+            ),
+        ),
+        Table(
+            "pue_assumptions", "pue_assumptions.csv",
+            "PUE range per (size class, zone).",
+            (
+                Column("size_class", "string", "", "Large or small/medium centre.",
+                       allowed=_SIZE),
+                Column("zone", "string", "", "East or west zone.", allowed=_ZONE),
+                Column("pue_low", "float64", "1", "Low PUE.", low=1),
+                Column("pue_central", "float64", "1", "Central PUE.", low=1),
+                Column("pue_high", "float64", "1", "High PUE.", low=1),
+            ),
+            key=("size_class", "zone"),
+            rules=(
+                "pue_low <= pue_central <= pue_high",
+                "a row for every (size_class, zone) used by compute_centers.csv "
+                "(zone = the centre's region's zone)",
+            ),
+        ),
+        Table(
+            "demand_history", "demand_history.csv",
+            "Total regional electricity consumption per year.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("year", "int64", "year", "Calendar year.", low=1900, high=2100),
+                Column("consumption_twh", "float64", "TWh",
+                       "Total electricity consumption of the region in the year.", low=0),
+            ),
+            key=("region_id", "year"),
+        ),
+        Table(
+            "load_shapes", "load_shapes.csv",
+            "Normalised 24-hour load profile per workload.",
+            (
+                Column("workload", "string", "", "Workload class.", allowed=WORKLOADS),
+                Column("hour", "int64", "hour", "Hour of day (local time).", low=0, high=23),
+                Column("factor", "float64", "1",
+                       "Load in the hour relative to the daily mean.", low=0),
+            ),
+            key=("workload", "hour"),
+            rules=(
+                "every workload of general, training, inference is present",
+                "24 rows per workload, hours 0-23",
+                f"the 24 factors of a workload have mean 1 (to {LOAD_SHAPE_MEAN_TOLERANCE:g})",
+            ),
+        ),
+        Table(
+            "system_hourly", "system_hourly_load_2018_mw.csv",
+            "Optional: hourly total system load per region in 2018, one column per region.",
+            (
+                Column("hour_of_year", "int64", "hour", "Hour of the year, 0 = Jan 1 00:00.",
+                       low=0, high=HOURS_PER_YEAR - 1),
+            ),
+            key=("hour_of_year",),
+            optional=True,
+            wide=Column("<region_id>", "float64", "MW",
+                        "Total system load of the region in the hour.", low=0),
+            rules=(
+                f"exactly {HOURS_PER_YEAR} rows",
+                "every column other than hour_of_year is a region_id of regions.csv",
+            ),
+        ),
+    )
+}
+
+
+def _dtype(col: Column) -> str | pd.StringDtype:
+    return pd.StringDtype() if col.dtype == "string" else col.dtype
+
+
+def empty_typed_frame(table: Table) -> pd.DataFrame:
+    """A zero-row frame with the typed columns of ``table`` (index ``source_row``)."""
+    index = pd.Index([], dtype="int64", name=SOURCE_ROW)
+    return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c), index=index)
+                         for c in table.columns}, index=index)
+
+
+def cast_typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Return ``frame`` with every known column cast to its schema dtype (a new frame)."""
+    out = {}
+    for name in frame.columns:
+        spec = table.wide if name not in {c.name for c in table.columns} else table.column(name)
+        out[name] = frame[name].astype(_dtype(spec)) if spec is not None else frame[name]
+    return pd.DataFrame(out, index=frame.index)
+
+
+def glossary() -> pd.DataFrame:
+    """Every input column with its type, unit, default, rule and meaning, for reports.
+
+    Returns:
+        One row per (file, column): file, column, dtype, unit, required, default, rule,
+        description; then one row per table-level rule with column ``""``.
+    """
+    rows = []
+    for table in TABLES.values():
+        cols = table.columns + ((table.wide,) if table.wide else ())
+        for c in cols:
+            rule = c.rule_text()
+            if c.references:
+                rule = (rule + "; " if rule else "") + f"must exist in {c.references}"
+            default = "" if c.default is None else str(c.default)
+            rows.append((table.file, c.name, c.dtype, c.unit, c.required, default, rule,
+                         c.description))
+        if table.key:
+            rows.append((table.file, "", "", "", True, "",
+                         "unique (" + ", ".join(table.key) + ")", table.description))
+        rows += [(table.file, "", "", "", True, "", r, "") for r in table.rules]
+    return pd.DataFrame(rows, columns=["file", "column", "dtype", "unit", "required",
+                                       "default", "rule", "description"])
+
+
+@dataclass(frozen=True, eq=False)
+class InputTables:
+    """The validated inputs: typed frames (index ``source_row``) plus the raw text and hashes.
+
+    Attributes:
+        regions, hub_nodes, compute_centers, pue_assumptions, demand_history, load_shapes:
+            typed frames with exactly the schema's columns, optional ones filled.
+        system_hourly: the optional wide hourly load (MW), or None when the file is absent.
+        raw: table name -> the file as read (all cells as text, index ``source_row``).
+        hashes: file name -> sha256 hex digest of the file's bytes.
+    """
+
+    regions: pd.DataFrame
+    hub_nodes: pd.DataFrame
+    compute_centers: pd.DataFrame
+    pue_assumptions: pd.DataFrame
+    demand_history: pd.DataFrame
+    load_shapes: pd.DataFrame
+    system_hourly: pd.DataFrame | None
+    raw: dict[str, pd.DataFrame]
+    hashes: dict[str, str]
+
+    def typed(self) -> dict[str, pd.DataFrame]:
+        """Table name -> typed frame, for the tables present (system_hourly may be absent)."""
+        out = {name: getattr(self, name) for name in TABLES}
+        return {k: v for k, v in out.items() if v is not None}
+

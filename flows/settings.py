@@ -1,0 +1,34 @@
+"""Where gridcast keeps its state, and Prefect settings that must be set before import.
+
+Prefect reads its settings from the environment when it is first imported, so
+:func:`configure_prefect` runs before any ``import prefect`` in the CLI. Every
+value is a default: a user's own environment wins.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["PROJECT_ROOT", "STATE_DIR", "DEFAULT_DATA", "DEFAULT_OUT", "DEFAULT_WAREHOUSE", "configure_prefect"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ.get("GRIDCAST_HOME", PROJECT_ROOT / ".gridcast"))
+DEFAULT_DATA = PROJECT_ROOT / "data" / "default"
+DEFAULT_OUT = PROJECT_ROOT / "outputs"
+DEFAULT_WAREHOUSE = STATE_DIR / "warehouse.duckdb"
+
+
+def configure_prefect() -> None:
+    """Persistent PREFECT_HOME in the project, quiet logs, no telemetry, patient start-up."""
+    defaults = {
+        "PREFECT_HOME": str(STATE_DIR / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
