@@ -369,7 +369,7 @@ def _check_key(frame: pd.DataFrame, table: Table) -> None:
     if not dup.any():
         return
     pos = int(np.argmax(dup))
-    values = tuple(frame[k].iloc[pos] for k in keys)
+    values = tuple(_scalar(frame[k].iloc[pos]) for k in keys)
     same = np.ones(len(frame), dtype=bool)
     for k, v in zip(keys, values, strict=True):
         same &= (frame[k] == v).to_numpy(dtype=bool, na_value=False)
@@ -379,6 +379,10 @@ def _check_key(frame: pd.DataFrame, table: Table) -> None:
     what = keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ")"
     raise InputError(table.file, f"{what} must be unique: {shown} is already on row {first}",
                      row=int(frame.index[pos]), column=keys[-1])
+
+
+def _scalar(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _rows(frame: pd.DataFrame) -> np.ndarray:
