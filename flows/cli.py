@@ -134,6 +134,9 @@ def run(
     typer.echo(f"gridcast: report   {run_dir / 'report.html'}")
 
 
+from flows.cli_more import register; register(app)  # noqa: E402, E702 - scenarios, compare, export
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

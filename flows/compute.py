@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from flows.errors import InputError
-from models.engine import SIZE_CLASSES, ZONES, Fleet, SimResult, build_fleet, simulate
+from models.coincident import coincident_peak
+from models.engine import HOURS_PER_YEAR, SIZE_CLASSES, ZONES, Fleet, SimResult, build_fleet, simulate
 from models.sampling import central_params, draw_params, scenario_seed
 from models.scenario import Scenario, parameter_ranges
 from models.summarize import (
@@ -25,7 +26,8 @@ from models.summarize import (
     turning_points_table,
 )
 
-__all__ = ["ScenarioOutputs", "all_ranges", "fleet_from_inputs", "run_scenario", "sensitivity_table"]
+__all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "fleet_from_inputs", "run_scenario",
+           "sensitivity_table"]
 
 DRAW_CHUNK = 500
 _DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
@@ -43,6 +45,7 @@ class ScenarioOutputs:
     rise_odds: pd.DataFrame | None = None
     rise_start_dist: pd.DataFrame | None = None
     sensitivity: pd.DataFrame | None = None
+    coincident: pd.DataFrame | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -145,6 +148,39 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
     return out.sort_values(["year", "swing_twh"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 
+def coincident_table(system_hourly: pd.DataFrame, fleet: Fleet, scenario: Scenario, baseline: Baseline,
+                     central: SimResult) -> pd.DataFrame:
+    """Regional system peak with and without compute load (central run).
+
+    The load without compute is the baseline less the base-year compute energy
+    (``baseline - F(t0)``), shaped by the region's 2018 hourly profile; the compute
+    load is each workload's average MW times its 24-hour factor. Their energies add
+    up to ``total_twh``.
+    """
+    years = np.asarray(scenario.years)
+    ids = fleet.region_ids
+    fac = central.facility_twh[0]  # (R, T, W)
+    non_compute = baseline.central_twh - central.region_facility_twh[0][:, :1]
+    base = pd.DataFrame({"region_id": np.repeat(ids, len(years)), "year": np.tile(years, len(ids)),
+                         "baseline_twh": np.maximum(non_compute, 0.0).ravel()})
+    hourly = np.einsum("rtw,wh->rth", fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors)  # (R, T, 24)
+    comp = pd.DataFrame({
+        "region_id": np.repeat(ids, len(years) * 24),
+        "year": np.tile(np.repeat(years, 24), len(ids)),
+        "hour": np.tile(np.arange(24), len(ids) * len(years)),
+        "compute_mw": hourly.ravel(),
+    })
+    have = set(map(str, system_hourly.columns))
+    base = base[base["region_id"].astype(str).isin(have)]
+    if base.empty:
+        return pd.DataFrame()
+    out = coincident_peak(system_hourly, base, comp)
+    out.insert(0, "scenario", scenario.name)
+    out["scenario"] = out["scenario"].astype("string")
+    out["region_id"] = out["region_id"].astype("string")
+    return out
+
+
 def run_scenario(inputs, scenario: Scenario, baseline: Baseline, *, n_draws: int, seed: int,  # noqa: ANN001
                  threshold: float = 0.05, fleet: Fleet | None = None) -> ScenarioOutputs:
     """Central run, optional Monte Carlo and every summary table of one scenario.
@@ -177,4 +213,7 @@ def run_scenario(inputs, scenario: Scenario, baseline: Baseline, *, n_draws: int
     if draw_sim is not None:
         out.rise_odds, out.rise_start_dist = rise_odds_table(scenario.name, ids, years, draw_sim, threshold)
     out.sensitivity = sensitivity_table(fleet, scenario, ranges, draws, draw_sim)
+    hourly = getattr(inputs, "system_hourly", None)
+    if hourly is not None:
+        out.coincident = coincident_table(hourly, fleet, scenario, baseline, central)
     return out

@@ -302,6 +302,7 @@ def _collect(results: list[ScenarioOutputs], base, inputs, scenarios) -> dict[st
         "rise_odds": cat("rise_odds"),
         "rise_start": cat("rise_start_dist"),
         "sensitivity": cat("sensitivity"),
+        "coincident_peak": cat("coincident"),
         "baseline": base.forecast,
         "backtest": base.backtest,
         "hub_assignment": pd.concat(hub_frames, ignore_index=True),

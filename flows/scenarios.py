@@ -87,11 +87,14 @@ def _index(folders: list[Path]) -> dict[str, Path]:
     return found
 
 
-def _resolve_mapping(path: Path, search: list[Path]) -> tuple[dict[str, Any], tuple[str, ...]]:
+def _resolve_mapping(
+    path: Path, search: list[Path]
+) -> tuple[dict[str, Any], tuple[str, ...], list[tuple[Path, dict[str, Any]]]]:
     index = _index(search)
     chain: list[str] = []
     seen: list[Path] = []
     layers: list[dict[str, Any]] = []
+    files: list[Path] = []
     current = path
     while True:
         resolved_path = current.resolve()
@@ -101,6 +104,7 @@ def _resolve_mapping(path: Path, search: list[Path]) -> tuple[dict[str, Any], tu
         seen.append(resolved_path)
         data = _read_toml(current)
         layers.append(data)
+        files.append(current)
         chain.append(str(data.get("name", current.stem)))
         parent = data.get("extends")
         if parent is None:
@@ -117,7 +121,26 @@ def _resolve_mapping(path: Path, search: list[Path]) -> tuple[dict[str, Any], tu
     merged["name"] = layers[0].get("name", path.stem)
     merged["description"] = layers[0].get("description", merged.get("description", ""))
     merged["extends"] = layers[0].get("extends")
-    return merged, tuple(chain)
+    return merged, tuple(chain), list(zip(files, layers, strict=True))
+
+
+def _file_setting(key: str, layers: list[tuple[Path, dict[str, Any]]]) -> Path:
+    """The file of the ``extends`` chain that set ``key`` (deepest match, child first).
+
+    A bad value inherited from a parent is reported in the parent's file, where
+    it must be fixed; a key no file sets (a missing one) goes to the child.
+    """
+    best, depth = layers[0][0], 0
+    for file, data in layers:
+        node: Any = data
+        d = 0
+        for part in key.split(".") if key else []:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node, d = node[part], d + 1
+        if d > depth:
+            best, depth = file, d
+    return best
 
 
 def _validation_message(exc: ValidationError) -> tuple[str, str]:
@@ -141,7 +164,7 @@ def resolve_scenario(path: Path, search: list[Path] | None = None) -> LoadedScen
     """
     path = Path(path)
     folders = search if search is not None else [path.parent, SHIPPED_SCENARIOS]
-    merged, chain = _resolve_mapping(path, folders)
+    merged, chain, layers = _resolve_mapping(path, folders)
     name = str(merged.get("name", ""))
     if not name or not set(name) <= _NAME_CHARS:
         raise ScenarioError(
@@ -152,7 +175,7 @@ def resolve_scenario(path: Path, search: list[Path] | None = None) -> LoadedScen
         scenario = Scenario.model_validate(merged)
     except ValidationError as exc:
         key, rule = _validation_message(exc)
-        raise ScenarioError(str(path), rule, key=key) from None
+        raise ScenarioError(str(_file_setting(key, layers)), rule, key=key) from None
     return LoadedScenario(scenario=scenario, path=path, resolved=merged, chain=chain)
 
 

@@ -173,7 +173,7 @@ def _header(data: bytes, file: str) -> list[str]:
     # The header is the first CSV record; 1 MiB is plenty and avoids copying a large file.
     head = data[:1 << 20].decode("utf-8", errors="ignore")
     try:
-        header = next(csv.reader(io.StringIO(head)))
+        header = next(csv.reader(io.StringIO(head, newline="")))
     except (csv.Error, StopIteration) as err:
         raise InputError(file, f"header is not valid CSV: {err}", row=1) from None
     if len(header) == 1:
@@ -213,7 +213,7 @@ def _parse(data: bytes, n_fields: int, file: str) -> pa.Table:
 def _locate_bad_record(text: str, n_fields: int) -> tuple[int | None, int]:
     """Slow path, only after a parse error: the first record whose field count differs."""
     try:
-        for i, record in enumerate(csv.reader(io.StringIO(text))):
+        for i, record in enumerate(csv.reader(io.StringIO(text, newline=""))):
             if record and len(record) != n_fields:
                 return i + 1, len(record)
     except csv.Error:

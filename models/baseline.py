@@ -27,8 +27,9 @@ Method, in order:
 5. **Intervals.** Empirically calibrated: backtest log errors are divided by the
    training window's standard deviation of annual log growth (``sigma``), pooled across
    regions per model and horizon, and their 10% and 90% quantiles ``q`` give
-   ``forecast * exp(q * sigma)``. Beyond the backtest horizon ``H`` the quantiles grow as
-   ``q_H * sqrt(h / H)``. Held-out coverage is measured with the region's own errors left
+   ``forecast * exp(q * sigma)``. Beyond the largest horizon ``H`` with at least 10 such
+   errors the quantiles grow as ``q_H * sqrt(h / H)``; with none, the random walk with
+   drift's normal interval is used. Held-out coverage is measured with the region's own errors left
    out of the pool (leave-one-region-out).
 
 Reported figures: per region and model, and for ``region_id = "ALL"`` pooled over regions
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
 from statsmodels.tsa.ar_model import AutoReg
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.forecasting.theta import ThetaModel
@@ -69,6 +70,7 @@ MODELS: tuple[str, ...] = (
 SELECTION_MARGIN = 0.05
 """A model replaces drift only if its backtest MASE against drift is below 1 - margin."""
 
+_MIN_CALIBRATION_POINTS = 10  # backtest errors needed to take quantiles at one horizon
 _Z80 = 1.2815515655446004  # standard normal 90% quantile, for the no-backtest fallback
 _FORECAST_COLUMNS = [
     "region_id",
@@ -273,9 +275,14 @@ def _arima_drift(a: np.ndarray, horizon: int, drift: np.ndarray) -> np.ndarray:
     rates would explode over decades, so then the drift path is returned instead.
     """
     d = np.diff(a)
-    if d.size < 4 or np.ptp(d) == 0:
+    if d.size < 4 or np.ptp(d) <= 1e-9:  # constant growth: the AR term is not identified
         return drift.copy()
-    res = AutoReg(d, lags=1, trend="c").fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SingularMatrixWarning)
+        try:
+            res = AutoReg(d, lags=1, trend="c").fit()
+        except SingularMatrixWarning:  # near-constant growth, as above
+            return drift.copy()
     if abs(res.params[1]) >= 0.98:
         return drift.copy()
     return a[-1] + np.cumsum(np.asarray(res.forecast(horizon), dtype=float))
@@ -350,14 +357,23 @@ def _error_table(fits: Mapping[str, _RegionFit]) -> pd.DataFrame:
     frames = [fit.errors.assign(region_id=rid) for rid, fit in fits.items() if len(fit.errors)]
     if not frames:
         return pd.DataFrame(
-            columns=["region_id", "origin_length", "target_index", "h", "model", "pred_twh",
-                     "actual_twh", "z", "drift_abs_err"]
+            columns=[
+                "region_id",
+                "origin_length",
+                "target_index",
+                "h",
+                "model",
+                "pred_twh",
+                "actual_twh",
+                "z",
+                "drift_abs_err",
+            ]
         )
     err = pd.concat(frames, ignore_index=True).dropna(subset=["log_pred"])
     err = err.assign(
         pred_twh=np.exp(err["log_pred"]),
         actual_twh=np.exp(err["log_actual"]),
-        z=(err["log_actual"] - err["log_pred"]) / err["sigma"],
+        z=_standardised(err["log_actual"] - err["log_pred"], err["sigma"]),
     )
     err["abs_err"] = (err["pred_twh"] - err["actual_twh"]).abs()
     key = ["region_id", "origin_length", "h"]
@@ -367,14 +383,23 @@ def _error_table(fits: Mapping[str, _RegionFit]) -> pd.DataFrame:
     return err.merge(drift, on=key, how="left")
 
 
+def _standardised(log_err: pd.Series, sigma: pd.Series) -> np.ndarray:
+    """Log errors in units of sigma; NaN where sigma is 0 or unknown (exact series)."""
+    e, s = log_err.to_numpy(dtype=float), sigma.to_numpy(dtype=float)
+    ok = np.isfinite(s) & (s > 0)
+    return np.divide(e, s, out=np.full(e.shape, np.nan), where=ok)
+
+
 def _pooled_quantiles(errors: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """10% and 90% quantiles of standardised log errors per model and horizon (all regions)."""
     ok = errors[np.isfinite(errors["z"])] if len(errors) else errors
     if not len(ok):
         return pd.DataFrame(columns=["model", "h", "q10", "q90"])
     grp = ok.groupby(["model", "h"])["z"]
-    q = pd.DataFrame({"q10": grp.quantile(0.1), "q90": grp.quantile(0.9)}).reset_index()
-    return q[q["h"] <= horizon]
+    q = pd.DataFrame(
+        {"q10": grp.quantile(0.1), "q90": grp.quantile(0.9), "n": grp.size()}
+    ).reset_index()
+    return q[(q["h"] <= horizon) & (q["n"] >= _MIN_CALIBRATION_POINTS)].drop(columns="n")
 
 
 def _with_loo_intervals(errors: pd.DataFrame, horizon: int) -> pd.DataFrame:
@@ -386,10 +411,15 @@ def _with_loo_intervals(errors: pd.DataFrame, horizon: int) -> pd.DataFrame:
         own = errors["region_id"] == rid
         q = _pooled_quantiles(errors[~own], horizon)
         part = errors[own].merge(q, on=["model", "h"], how="left")
-        lo = part["log_pred"] + part["q10"] * part["sigma"]
-        hi = part["log_pred"] + part["q90"] * part["sigma"]
-        covered = (part["log_actual"] >= lo) & (part["log_actual"] <= hi)
-        parts.append(part.assign(covered=covered.where(lo.notna() & hi.notna())))
+        pred, sig, actual = (
+            part[c].to_numpy(dtype=float) for c in ("log_pred", "sigma", "log_actual")
+        )
+        lo = pred + part["q10"].to_numpy(dtype=float) * sig
+        hi = pred + part["q90"].to_numpy(dtype=float) * sig
+        known = np.isfinite(lo) & np.isfinite(hi)
+        inside = np.zeros(len(part), dtype=bool)
+        inside[known] = (actual[known] >= lo[known]) & (actual[known] <= hi[known])
+        parts.append(part.assign(covered=np.where(known, inside.astype(float), np.nan)))
     return pd.concat(parts, ignore_index=True).drop(columns=["q10", "q90"])
 
 
@@ -452,18 +482,33 @@ def _backtest_table(
         for model in models:
             pts = own[own["model"] == model] if len(own) else own
             rows.append(
-                {"region_id": rid, "model": model, **_metrics(pts),
-                 "selected": model == chosen.get(rid, "drift")}
+                {
+                    "region_id": rid,
+                    "model": model,
+                    **_metrics(pts),
+                    "selected": model == chosen.get(rid, "drift"),
+                }
             )
     if len(errors):
         for model in MODELS:
-            rows.append({"region_id": "ALL", "model": model,
-                         **_metrics(errors[errors["model"] == model]), "selected": False})
+            rows.append(
+                {
+                    "region_id": "ALL",
+                    "model": model,
+                    **_metrics(errors[errors["model"] == model]),
+                    "selected": False,
+                }
+            )
         picked = errors[errors["model"] == errors["region_id"].map(chosen)]
-        rows.append({"region_id": "ALL", "model": "selected", **_metrics(picked),
-                     "selected": True})
-        rows.append({"region_id": "ALL", "model": "selected_online",
-                     **_metrics(_online_selected(errors)), "selected": False})
+        rows.append({"region_id": "ALL", "model": "selected", **_metrics(picked), "selected": True})
+        rows.append(
+            {
+                "region_id": "ALL",
+                "model": "selected_online",
+                **_metrics(_online_selected(errors)),
+                "selected": False,
+            }
+        )
     table = pd.DataFrame(rows, columns=_BACKTEST_COLUMNS)
     return table.astype({"n_origins": "int64", "selected": "bool"})
 
@@ -509,7 +554,8 @@ def _interval_quantiles(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standardised 10%/90% error quantiles for horizons h (years ahead).
 
-    Backtest quantiles up to the largest backtested horizon H, scaled by sqrt(h/H) beyond.
+    Backtest quantiles up to the largest horizon H with at least _MIN_CALIBRATION_POINTS
+    errors, scaled by sqrt(h/H) beyond.
     With no backtest for the model: the random walk with drift's normal interval.
     """
     q = quantiles[quantiles["model"] == model].set_index("h").sort_index()

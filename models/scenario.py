@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 __all__ = ["WORKLOADS", "Param", "Scenario", "Lever", "parameter_ranges"]
 
@@ -51,13 +59,36 @@ def _check_between(value: tuple[float, float, float], lo: float, hi: float, what
         raise ValueError(f"{what} must lie in [{lo}, {hi}], got {list(value)}")
 
 
+def _between(lo: float, hi: float):  # noqa: ANN202 - a pydantic field-validator body
+    """A field validator body checking ``lo <= low`` and ``high <= hi``.
+
+    Range checks run per field (not per model) so that an error's location is the
+    full dotted key (``levers.fp8.saving``), which the scenario loader reports.
+    """
+
+    def check(cls, value: tuple[float, float, float], info: ValidationInfo) -> tuple[float, float, float]:  # noqa: ANN001
+        _check_between(value, lo, hi, str(info.field_name))
+        return value
+
+    return classmethod(check)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Horizon(_Strict):
-    base_year: int = Field(ge=1990, le=2100)
-    end_year: int = Field(ge=1990, le=2100)
+    # strict: a quoted year ("2035") is a typo to report, not a string to coerce
+    base_year: int = Field(ge=1990, le=2100, strict=True)
+    end_year: int = Field(ge=1990, le=2100, strict=True)
+
+    @field_validator("end_year")
+    @classmethod
+    def _after_base(cls, value: int, info: ValidationInfo) -> int:
+        base = info.data.get("base_year")
+        if base is not None and value <= base:
+            raise ValueError(f"end_year ({value}) must be after base_year ({base})")
+        return value
 
 
 class Growth(_Strict):
@@ -66,12 +97,8 @@ class Growth(_Strict):
     training: Param
     inference: Param
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Growth:
-        _check_between(self.taper, 0.0, 1.0, "taper")
-        for w in WORKLOADS:
-            _check_between(getattr(self, w), -1.0, 10.0, f"growth.{w}")
-        return self
+    _taper = field_validator("taper")(_between(0.0, 1.0))
+    _rates = field_validator(*WORKLOADS)(_between(-1.0, 10.0))
 
 
 class HardwareGain(_Strict):
@@ -79,11 +106,7 @@ class HardwareGain(_Strict):
     training: Param
     inference: Param
 
-    @model_validator(mode="after")
-    def _ranges(self) -> HardwareGain:
-        for w in WORKLOADS:
-            _check_between(getattr(self, w), 0.0, 0.99, f"hardware_efficiency_gain.{w}")
-        return self
+    _gains = field_validator(*WORKLOADS)(_between(0.0, 0.99))
 
 
 class Lever(_Strict):
@@ -95,13 +118,9 @@ class Lever(_Strict):
     description: str = ""
     source: str = ""
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Lever:
-        _check_between(self.saving, 0.0, 1.0, "saving")
-        _check_between(self.adoption_ceiling, 0.0, 1.0, "adoption_ceiling")
-        _check_between(self.adoption_midpoint, 1990.0, 2100.0, "adoption_midpoint")
-        _check_between(self.adoption_scale, 1e-3, 100.0, "adoption_scale")
-        return self
+    _fractions = field_validator("saving", "adoption_ceiling")(_between(0.0, 1.0))
+    _midpoint = field_validator("adoption_midpoint")(_between(1990.0, 2100.0))
+    _scale = field_validator("adoption_scale")(_between(1e-3, 100.0))
 
 
 class Rebound(_Strict):
@@ -110,44 +129,31 @@ class Rebound(_Strict):
     diffusion_midpoint: Param
     diffusion_scale: Param
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Rebound:
-        _check_between(self.elasticity_training, 0.0, 5.0, "elasticity_training")
-        _check_between(self.elasticity_inference, 0.0, 5.0, "elasticity_inference")
-        _check_between(self.diffusion_midpoint, 1990.0, 2100.0, "diffusion_midpoint")
-        _check_between(self.diffusion_scale, 1e-3, 100.0, "diffusion_scale")
-        return self
+    _elasticities = field_validator("elasticity_training", "elasticity_inference")(_between(0.0, 5.0))
+    _midpoint = field_validator("diffusion_midpoint")(_between(1990.0, 2100.0))
+    _scale = field_validator("diffusion_scale")(_between(1e-3, 100.0))
 
 
 class Hubs(_Strict):
     assignment_radius_km: Param
     training_shift_to_hubs: Param
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Hubs:
-        _check_between(self.assignment_radius_km, 0.0, 20040.0, "assignment_radius_km")
-        _check_between(self.training_shift_to_hubs, 0.0, 1.0, "training_shift_to_hubs")
-        return self
+    _radius = field_validator("assignment_radius_km")(_between(0.0, 20040.0))
+    _shift = field_validator("training_shift_to_hubs")(_between(0.0, 1.0))
 
 
 class Cap(_Strict):
     value: Param
-    from_year: int = Field(ge=1990, le=2100)
+    from_year: int = Field(ge=1990, le=2100, strict=True)
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Cap:
-        _check_between(self.value, 1.0, 5.0, "new_build_cap value")
-        return self
+    _value = field_validator("value")(_between(1.0, 5.0))
 
 
 class Pue(_Strict):
     new_build_small_medium_share: Param
     new_build_cap: dict[Literal["east", "west"], Cap] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Pue:
-        _check_between(self.new_build_small_medium_share, 0.0, 1.0, "new_build_small_medium_share")
-        return self
+    _share = field_validator("new_build_small_medium_share")(_between(0.0, 1.0))
 
 
 class Scenario(_Strict):

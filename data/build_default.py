@@ -1,0 +1,512 @@
+"""Rebuild gridcast's shipped default dataset (``data/default/``) from ``data/raw/``.
+
+Run from anywhere::
+
+    .venv/bin/python data/build_default.py            # writes data/default/
+    .venv/bin/python data/build_default.py --out DIR  # writes DIR/ instead
+
+Every number written here is either read from a file in ``data/raw/`` (source keys
+S1...S35 are defined in ``data/raw/SOURCES-reference.md``, G1 in ``data/SOURCES.md``)
+or is one of the constants below, each labelled SOURCED (with its key) or ASSUMPTION.
+``data/SOURCES.md`` documents the derivation step by step. The build is
+deterministic: the same raw files give byte-identical outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+RAW_DIR = HERE / "raw"
+DEFAULT_OUT_DIR = HERE / "default"
+
+# --- Constants. SOURCED = read from a cited source; ASSUMPTION = our choice. -----------------
+RACK_POWER_KW = 2.5  # SOURCED S29: the plan counts capacity in "2.5 kW standard racks".
+UTILIZATION = 0.6272  # SOURCED S11 (clusters' rack utilisation); ASSUMPTION: power draw/rated ~ it.
+AI_SHARE = 0.35  # ASSUMPTION, informed by SGERI "intelligent computing under 40%" (MODEL.md s1).
+TRAINING_SHARE = 0.4  # ASSUMPTION: share of AI energy that trains.
+LARGE_SIZE_SHARE = 0.8  # ASSUMPTION: share of a province's racks in large centres.
+SIZE_SHARES = {"large": LARGE_SIZE_SHARE, "small_medium": 1.0 - LARGE_SIZE_SHARE}
+RACKS_DATE = "2024-12-31"  # base-year fleet: national racks in use at end-2024 (S26, S27)
+RACK_SOURCES = ("S26", "S27")  # two conflicting lower bounds; ASSUMPTION: use their mean
+HUB_SHARE_DATE = "2023-12-31"  # S26 hub shares of national racks, end-2023
+GDP_SPLIT_YEAR = 2024  # ASSUMPTION: within a group, racks follow 2024 GDP (S6)
+GDP_PER_HEAD_YEAR = 2022  # the year S7 population is available for
+MAX_LAG_YEARS = 6  # ASSUMPTION: cap of the diffusion lag
+LAG_YEARS_PER_HALVING = 2.0  # ASSUMPTION: 2 years of lag per halving of GDP per head
+HISTORY_FIRST_YEAR, HISTORY_LAST_YEAR = 2007, 2024  # span of S1 rows
+# PUE ranges from SGERI (MODEL.md s1): large 1.1-1.3, small and medium 1.3-1.5.
+PUE_RANGES = {"large": (1.1, 1.3), "small_medium": (1.3, 1.5)}
+HOURS_PER_DAY = 24
+TWH_PER_MW_YEAR = 8.76e-3  # MWh in 8760 h / 1e6 (MODEL.md s3)
+MW_DECIMALS = 4  # 0.1 kW: keeps files readable; the 62 roundings move the total < 0.01 MW
+FACTOR_DECIMALS = 12  # keeps each load-shape mean within 1e-11 of 1
+GUIZHOU_RACKS_S27 = 200_000  # S27 lower bound (built and under construction), cross-check only
+
+# Hub membership beyond the provinces that host a cluster: Beijing and Tianjin are named in
+# the Beijing-Tianjin-Hebei hub's name but host no cluster (the Zhangjiakou cluster is in
+# Hebei). S26's 21.5% is read as covering all three (ASSUMPTION).
+EXTRA_HUB_PROVINCES = {"Beijing-Tianjin-Hebei hub": ("Beijing", "Tianjin")}
+# S26 reports two named hubs; the other six hubs are reported combined under this scope.
+OTHER_HUBS_SCOPE = "other six hubs combined"
+NON_HUB_GROUP = "non-hub provinces"
+# DataV names carry the administrative suffix; S1's province_zh does not.
+DATAV_NAME_SUFFIX = r"(壮族自治区|回族自治区|维吾尔自治区|自治区|省|市)$"
+
+HUB_IDS = {  # short slugs for the 10 clusters (keyed by the file's cluster_en)
+    "Zhangjiakou cluster": "zhangjiakou",
+    "Yangtze River Delta Ecological Green Integrated Development Demonstration Zone cluster": (
+        "yrd_green"
+    ),
+    "Wuhu cluster": "wuhu",
+    "Shaoguan cluster": "shaoguan",
+    "Tianfu cluster": "tianfu",
+    "Chongqing cluster": "chongqing",
+    "Horinger cluster": "horinger",
+    "Gui'an cluster": "guian",
+    "Qingyang cluster": "qingyang",
+    "Zhongwei cluster": "zhongwei",
+}
+# The YRD cluster spans three provinces; its file row gives Shanghai as main city and the
+# starting areas in Suzhou (Jiangsu) and Jiaxing (Zhejiang) as alternative coordinates (S21).
+CLUSTER_ALT_CITY_BY_PROVINCE = {"Jiangsu": "Suzhou", "Zhejiang": "Jiaxing"}
+
+OUTPUT_FILES = (
+    "regions.csv",
+    "hub_nodes.csv",
+    "compute_centers.csv",
+    "pue_assumptions.csv",
+    "demand_history.csv",
+    "load_shapes.csv",
+    "system_hourly_load_2018_mw.csv",
+    "published_estimates.csv",
+)
+
+
+def read_raw(raw_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read the raw CSVs the build uses.
+
+    Args:
+        raw_dir: folder holding the unchanged reference copies.
+
+    Returns:
+        Frames keyed by short name.
+    """
+    files = {
+        "consumption": "china_province_electricity_consumption_annual.csv",
+        "gdp": "china_province_gdp_annual.csv",
+        "population": "china_province_population_2022.csv",
+        "hourly": "china_province_hourly_load_2018_pypsa_mw.csv",
+        "clusters": "china_edwc_hubs_clusters.csv",
+        "capacity": "china_datacenter_capacity_figures.csv",
+        "centers": "province_centers_datav.csv",
+    }
+    return {key: pd.read_csv(raw_dir / name) for key, name in files.items()}
+
+
+def province_table(consumption: pd.DataFrame, centers: pd.DataFrame) -> pd.DataFrame:
+    """Return the 31 provinces with ISO code, names, S1 macro-region and capital coordinates.
+
+    Coordinates are the DataV GeoAtlas ``center`` (seat of the provincial government, G1),
+    matched on the Chinese name (DataV names carry a suffix such as 省 or 自治区).
+
+    Returns:
+        Columns ``region_id, name, name_zh, region4, lat, lon``, sorted by region_id.
+    """
+    s1 = consumption[consumption["source"].str.startswith("S1")]
+    prov = (
+        s1[["iso_3166_2", "province", "province_zh", "region4"]]
+        .drop_duplicates()
+        .rename(columns={"iso_3166_2": "region_id", "province": "name", "province_zh": "name_zh"})
+        .sort_values("region_id", ignore_index=True)
+    )
+    if len(prov) != 31 or prov["region_id"].duplicated().any():
+        raise ValueError(f"expected 31 unique provinces in S1 rows, got {len(prov)}")
+    short_zh = centers["name_zh"].str.replace(DATAV_NAME_SUFFIX, "", regex=True)
+    coords = centers.assign(name_zh=short_zh).set_index("name_zh")
+    if set(coords.index) != set(prov["name_zh"]) or coords.index.duplicated().any():
+        raise ValueError("province centre coordinates do not match the 31 provinces one-to-one")
+    return prov.assign(
+        lat=prov["name_zh"].map(coords["center_lat"]),
+        lon=prov["name_zh"].map(coords["center_lon"]),
+    )
+
+
+def cluster_table(clusters: pd.DataFrame, provinces: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per cluster with slug, host province(s) and coordinates.
+
+    Returns:
+        Columns of the raw file plus ``hub_id`` and ``province_list`` (list of names).
+    """
+    out = clusters.assign(
+        hub_id=clusters["cluster_en"].map(HUB_IDS),
+        province_list=clusters["provinces"].str.split("; "),
+    )
+    if out["hub_id"].isna().any():
+        raise ValueError("a cluster in china_edwc_hubs_clusters.csv has no slug in HUB_IDS")
+    known = set(provinces["name"])
+    unknown = {p for plist in out["province_list"] for p in plist} - known
+    if unknown:
+        raise ValueError(f"cluster provinces not in the province table: {sorted(unknown)}")
+    return out
+
+
+def hub_nodes(clusters: pd.DataFrame, provinces: pd.DataFrame) -> pd.DataFrame:
+    """Return ``hub_nodes.csv``: the 10 clusters, located at their main city (S21, approximate).
+
+    region_id is the province of the main city: the cluster's first listed province (for
+    the three-province YRD cluster that is Shanghai, its main city).
+    """
+    name_to_id = provinces.set_index("name")["region_id"]
+    return pd.DataFrame(
+        {
+            "hub_id": clusters["hub_id"],
+            "name": clusters["cluster_en"],
+            "name_zh": clusters["cluster_zh"],
+            "hub": clusters["hub_en"],
+            "region_id": clusters["province_list"].str[0].map(name_to_id),
+            "lat": clusters["lat"],
+            "lon": clusters["lon"],
+            "zone": clusters["east_west"],
+        }
+    )
+
+
+def hub_membership(clusters: pd.DataFrame) -> pd.DataFrame:
+    """Return the provinces of each national hub with the hub's east/west type.
+
+    Returns:
+        Columns ``name`` (province), ``hub_en``, ``hub_zone``; one row per province.
+    """
+    hosted = clusters[["hub_en", "east_west", "province_list"]].explode("province_list")
+    hosted = hosted.rename(columns={"province_list": "name", "east_west": "hub_zone"})
+    hub_zone = clusters.drop_duplicates("hub_en").set_index("hub_en")["east_west"]
+    extra = pd.DataFrame(
+        [(p, hub) for hub, provs in EXTRA_HUB_PROVINCES.items() for p in provs],
+        columns=["name", "hub_en"],
+    )
+    extra["hub_zone"] = extra["hub_en"].map(hub_zone)
+    members = pd.concat([hosted, extra], ignore_index=True).drop_duplicates("name")
+    return members[["name", "hub_en", "hub_zone"]]
+
+
+def diffusion_lag_years(
+    gdp: pd.DataFrame, population: pd.DataFrame, provinces: pd.DataFrame
+) -> pd.Series:
+    """Return the diffusion lag (whole years) per region from GDP per head in 2022.
+
+    ``lag = clip(round(2 * log2(max_gdppc / gdppc_r)), 0, 6)``: the richest province leads,
+    each halving of GDP per head adds two years (ASSUMPTION). numpy rounds half to even.
+
+    Returns:
+        Integer lag indexed by region_id.
+    """
+    gdp_cny = (
+        gdp.loc[gdp["year"] == GDP_PER_HEAD_YEAR].set_index("province")["gdp_100m_cny_current"]
+        * 1e8
+    )
+    persons = population.set_index("region_name")["population_total"]
+    names = provinces.set_index("region_id")["name"]
+    gdppc_cny = names.map(gdp_cny) / names.map(persons)
+    if gdppc_cny.isna().any():
+        missing = sorted(names[gdppc_cny.isna()])
+        raise ValueError(f"GDP or population missing (check name matching): {missing}")
+    lag = np.log2(gdppc_cny.max() / gdppc_cny) * LAG_YEARS_PER_HALVING
+    return np.clip(np.round(lag), 0, MAX_LAG_YEARS).astype(int).rename("diffusion_lag_years")
+
+
+def regions(provinces: pd.DataFrame, members: pd.DataFrame, lag_years: pd.Series) -> pd.DataFrame:
+    """Return ``regions.csv``.
+
+    zone: a hub province takes the hub's type (S14; Chengdu-Chongqing is "east"); any other
+    province is ``west`` if S1's region4 is West, else ``east`` (convention).
+    """
+    hub_zone = provinces["name"].map(members.set_index("name")["hub_zone"])
+    default_zone = np.where(provinces["region4"].eq("West"), "west", "east")
+    return pd.DataFrame(
+        {
+            "region_id": provinces["region_id"],
+            "name": provinces["name"],
+            "name_zh": provinces["name_zh"],
+            "zone": hub_zone.fillna(pd.Series(default_zone, index=provinces.index)),
+            "grid": "",
+            "diffusion_lag_years": provinces["region_id"].map(lag_years),
+            "lat": provinces["lat"],
+            "lon": provinces["lon"],
+        }
+    )
+
+
+def national_racks(capacity: pd.DataFrame) -> float:
+    """Return national standard racks in use at end-2024: mean of S26 and S27 (ASSUMPTION)."""
+    rows = capacity[
+        capacity["date"].eq(RACKS_DATE)
+        & capacity["scope"].eq("China (national)")
+        & capacity["metric"].eq("standard racks in use")
+        & capacity["source_id"].isin(RACK_SOURCES)
+    ]
+    if sorted(rows["source_id"]) != sorted(RACK_SOURCES):
+        raise ValueError(f"expected one end-2024 rack figure from each of {RACK_SOURCES}")
+    return float(rows["value"].mean())
+
+
+def group_rack_shares(capacity: pd.DataFrame) -> pd.Series:
+    """Return the share (0-1) of national racks per province group (S26, end-2023).
+
+    Groups: the two named hubs, the other six hubs combined, and the non-hub provinces,
+    which receive the remainder.
+    """
+    rows = capacity[
+        capacity["date"].eq(HUB_SHARE_DATE)
+        & capacity["metric"].eq("share of national racks in use")
+        & capacity["source_id"].eq("S26")
+        & ~capacity["scope"].str.startswith("8 national")  # the ">70%" lower bound overlaps
+    ]
+    shares = rows.set_index("scope")["value"] / 100.0
+    shares[NON_HUB_GROUP] = 1.0 - shares.sum()
+    return shares
+
+
+def province_it_capacity_mw(
+    provinces: pd.DataFrame, members: pd.DataFrame, gdp: pd.DataFrame, capacity: pd.DataFrame
+) -> pd.DataFrame:
+    """Split national IT capacity over provinces: S26 group shares, then 2024 GDP within groups.
+
+    Returns:
+        Columns ``region_id, name, group, group_share, gdp_share_in_group, racks,
+        it_capacity_mw`` (racks and MW of the whole province, both size classes).
+    """
+    shares = group_rack_shares(capacity)
+    named_hubs = set(shares.index) - {OTHER_HUBS_SCOPE, NON_HUB_GROUP}
+    hub_of = provinces["name"].map(members.set_index("name")["hub_en"])
+    group = np.where(
+        hub_of.isin(named_hubs),
+        hub_of,
+        np.where(hub_of.notna(), OTHER_HUBS_SCOPE, NON_HUB_GROUP),
+    )
+    gdp_2024 = gdp.loc[gdp["year"] == GDP_SPLIT_YEAR].set_index("province")["gdp_100m_cny_current"]
+    table = provinces[["region_id", "name"]].assign(
+        group=group, gdp_100m_cny=provinces["name"].map(gdp_2024)
+    )
+    if table["gdp_100m_cny"].isna().any():
+        raise ValueError(f"2024 GDP missing for some province in {GDP_SPLIT_YEAR}")
+    table["group_share"] = table["group"].map(shares)
+    table["gdp_share_in_group"] = table["gdp_100m_cny"] / table.groupby("group")[
+        "gdp_100m_cny"
+    ].transform("sum")
+    table["racks"] = national_racks(capacity) * table["group_share"] * table["gdp_share_in_group"]
+    table["it_capacity_mw"] = table["racks"] * RACK_POWER_KW / 1000.0
+    return table
+
+
+def compute_centers(
+    provinces: pd.DataFrame, province_mw: pd.DataFrame, clusters: pd.DataFrame
+) -> pd.DataFrame:
+    """Return ``compute_centers.csv``: one large and one small_medium aggregate per province.
+
+    The large row of a province hosting a cluster carries the cluster's hub_id and sits at
+    the cluster's coordinates (S21); Jiangsu and Zhejiang, part of the YRD cluster, use its
+    Suzhou and Jiaxing alternatives. Other rows sit at the provincial capital (G1).
+    """
+    hosted = clusters[["hub_id", "lat", "lon", "alt_city_coords_lon_lat", "province_list"]]
+    hosted = hosted.explode("province_list").rename(columns={"province_list": "name"})
+    alt = (
+        hosted["alt_city_coords_lon_lat"]
+        .fillna("")
+        .str.extractall(r"(?P<city>[A-Za-z']+) (?P<lon>[0-9.]+)/(?P<lat>[0-9.]+)")
+    )
+    alt = alt.droplevel("match").astype({"lon": float, "lat": float})
+    alt = alt.assign(name=alt["city"].map({c: p for p, c in CLUSTER_ALT_CITY_BY_PROVINCE.items()}))
+    alt = alt.dropna(subset=["name"]).drop_duplicates("name").set_index("name")
+    hosted = hosted.set_index("name")
+    hosted[["lat", "lon"]] = alt[["lat", "lon"]].combine_first(hosted[["lat", "lon"]])
+
+    base = provinces[["region_id", "name", "lat", "lon"]].merge(
+        province_mw[["region_id", "it_capacity_mw"]], on="region_id"
+    )
+    rows = pd.concat([base.assign(size_class=size) for size in SIZE_SHARES], ignore_index=True)
+    is_large = rows["size_class"].eq("large")
+    cluster_of = rows["name"].map(hosted["hub_id"]).where(is_large)
+    at_cluster = cluster_of.notna()
+    label = np.where(is_large, "large", "small and medium")
+    return pd.DataFrame(
+        {
+            "center_id": rows["region_id"] + "-" + rows["size_class"],
+            "name": rows["name"] + " " + label + " data centres (aggregate)",
+            "region_id": rows["region_id"],
+            "lat": rows["lat"].mask(at_cluster, rows["name"].map(hosted["lat"])),
+            "lon": rows["lon"].mask(at_cluster, rows["name"].map(hosted["lon"])),
+            "hub_id": cluster_of.fillna(""),
+            "size_class": rows["size_class"],
+            "it_capacity_mw": (rows["it_capacity_mw"] * rows["size_class"].map(SIZE_SHARES)).round(
+                MW_DECIMALS
+            ),
+            "utilization": UTILIZATION,
+            "ai_share": AI_SHARE,
+            "training_share": TRAINING_SHARE,
+            "pue": np.nan,
+            "commissioning_year": pd.array([pd.NA] * len(rows), dtype="Int64"),
+        }
+    ).sort_values(["region_id", "size_class"], ignore_index=True)
+
+
+def pue_assumptions(zones: list[str]) -> pd.DataFrame:
+    """Return ``pue_assumptions.csv``: SGERI ranges, central = midpoint (ASSUMPTION)."""
+    rows = [
+        {
+            "size_class": size,
+            "zone": zone,
+            "pue_low": low,
+            "pue_central": round((low + high) / 2, 6),
+            "pue_high": high,
+            "source": (
+                "SGERI via MODEL.md s1 (large 1.1-1.3, small and medium 1.3-1.5); "
+                "central = midpoint (ASSUMPTION); same for both zones (ASSUMPTION)"
+            ),
+        }
+        for size, (low, high) in PUE_RANGES.items()
+        for zone in zones
+    ]
+    return pd.DataFrame(rows)
+
+
+def demand_history(consumption: pd.DataFrame) -> pd.DataFrame:
+    """Return ``demand_history.csv``: S1 whole-society consumption, 31 provinces x 2007-2024."""
+    s1 = consumption[
+        consumption["source"].str.startswith("S1")
+        & consumption["year"].between(HISTORY_FIRST_YEAR, HISTORY_LAST_YEAR)
+    ]
+    out = s1.rename(columns={"iso_3166_2": "region_id"})[
+        ["region_id", "year", "consumption_twh", "flag"]
+    ]
+    return out.sort_values(["region_id", "year"], ignore_index=True)
+
+
+def system_hourly_load_mw(hourly: pd.DataFrame, region_ids: pd.Series) -> pd.DataFrame:
+    """Return the 2018 hourly reconstruction (S6b) with ISO columns and 0-based hours.
+
+    The file's ``hour_of_year`` runs 1..8760; hour 1 is taken as 00:00-01:00 on 1 January
+    (the national daily minimum then falls at 04:00-06:00), so ``hour_of_year - 1`` gives
+    0..8759. The file's two-letter codes are the ISO 3166-2 suffixes.
+    """
+    out = hourly.rename(columns=lambda c: c if c == "hour_of_year" else f"CN-{c}")
+    if set(out.columns) - {"hour_of_year"} != set(region_ids):
+        raise ValueError("hourly load columns do not match the 31 region ids")
+    out = out.assign(hour_of_year=out["hour_of_year"] - 1)
+    return out[["hour_of_year", *sorted(region_ids)]]
+
+
+def load_shapes(system_mw: pd.DataFrame) -> pd.DataFrame:
+    """Return ``load_shapes.csv``: 24 factors (mean 1) for general, training and inference.
+
+    general and training are flat (ASSUMPTION: continuous batch work). inference follows
+    the national average daily profile of 2018 system load (ASSUMPTION, from S6b).
+    """
+    hour_of_day = system_mw["hour_of_year"] % HOURS_PER_DAY
+    national_mw = system_mw.drop(columns="hour_of_year").sum(axis=1)
+    profile = national_mw.groupby(hour_of_day).mean().to_numpy()
+    hours = np.arange(HOURS_PER_DAY)
+    flat_source = "ASSUMPTION: flat, continuous batch work"
+    shapes = {
+        "general": (np.ones(HOURS_PER_DAY), flat_source),
+        "training": (np.ones(HOURS_PER_DAY), flat_source),
+        "inference": (
+            (profile / profile.mean()).round(FACTOR_DECIMALS),
+            "ASSUMPTION: follows national 2018 daily load profile (S6b), mean-normalised",
+        ),
+    }
+    return pd.concat(
+        [
+            pd.DataFrame({"workload": w, "hour": hours, "factor": f, "source": s})
+            for w, (f, s) in shapes.items()
+        ],
+        ignore_index=True,
+    )
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write one output CSV: UTF-8, LF line ends, no index, shortest round-trip floats."""
+    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+def _print_checks(
+    province_mw: pd.DataFrame, system_mw: pd.DataFrame, consumption: pd.DataFrame
+) -> None:
+    """Print the cross-checks reported in data/SOURCES.md (they do not change any output)."""
+    gz_racks = province_mw.set_index("region_id").at["CN-GZ", "racks"]
+    print(
+        f"check: Guizhou racks allocated {gz_racks:,.0f} vs S27 >= {GUIZHOU_RACKS_S27:,} "
+        f"(built and under construction): ratio {gz_racks / GUIZHOU_RACKS_S27:.2f}"
+    )
+    s1_2018 = demand_history(consumption).query("year == 2018").set_index("region_id")
+    hourly_twh = system_mw.drop(columns="hour_of_year").sum() / 1e6
+    ratio = hourly_twh / s1_2018["consumption_twh"]
+    off = ratio[(ratio - 1).abs() > 0.001]
+    print(
+        "check: S6b 2018 annual sum / S1 2018 off by > 0.1%: "
+        + ", ".join(f"{r} {v:.3f}" for r, v in off.items())
+    )
+
+
+def build(raw_dir: Path, out_dir: Path) -> dict[str, float]:
+    """Build every file of the default dataset into ``out_dir``.
+
+    Returns:
+        Headline figures: ``national_racks``, ``national_it_mw``, ``base_it_twh``.
+    """
+    raw = read_raw(raw_dir)
+    provinces = province_table(raw["consumption"], raw["centers"])
+    clusters = cluster_table(raw["clusters"], provinces)
+    members = hub_membership(clusters)
+    lag = diffusion_lag_years(raw["gdp"], raw["population"], provinces)
+    region_table = regions(provinces, members, lag)
+    province_mw = province_it_capacity_mw(provinces, members, raw["gdp"], raw["capacity"])
+    centers = compute_centers(provinces, province_mw, clusters)
+    system_mw = system_hourly_load_mw(raw["hourly"], provinces["region_id"])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "regions.csv": region_table,
+        "hub_nodes.csv": hub_nodes(clusters, provinces),
+        "compute_centers.csv": centers,
+        "pue_assumptions.csv": pue_assumptions(sorted(region_table["zone"].unique())),
+        "demand_history.csv": demand_history(raw["consumption"]),
+        "load_shapes.csv": load_shapes(system_mw),
+        "system_hourly_load_2018_mw.csv": system_mw,
+    }
+    for name, frame in tables.items():
+        _write_csv(frame, out_dir / name)
+    shutil.copyfile(
+        raw_dir / "china_datacenter_electricity_estimates.csv", out_dir / "published_estimates.csv"
+    )
+
+    it_mw = float(centers["it_capacity_mw"].sum())
+    _print_checks(province_mw, system_mw, raw["consumption"])
+    return {
+        "national_racks": national_racks(raw["capacity"]),
+        "national_it_mw": it_mw,
+        "base_it_twh": float((centers["it_capacity_mw"] * centers["utilization"]).sum())
+        * TWH_PER_MW_YEAR,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``--out`` and build; print the national headline figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="output folder")
+    parser.add_argument("--raw", type=Path, default=RAW_DIR, help="raw input folder")
+    args = parser.parse_args(argv)
+    figures = build(args.raw, args.out)
+    print(f"wrote {len(OUTPUT_FILES)} files to {args.out}")
+    print(f"national standard racks (end-2024): {figures['national_racks']:,.0f}")
+    print(f"national IT capacity: {figures['national_it_mw']:,.1f} MW")
+    print(f"implied base IT energy: {figures['base_it_twh']:.2f} TWh")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""``gridcast scenarios``, ``gridcast compare`` and ``gridcast export``.
+
+Registered on the main typer app by :func:`register` (one line in ``flows.cli``).
+None of these commands start Prefect: they read scenario files or a finished run
+folder only. User errors print one line and exit with status 2, like the rest of
+the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flows.errors import GridcastError
+
+__all__ = ["register", "scenario_listing", "scenario_toml"]
+
+DirOpt = Annotated[
+    Path | None, typer.Option("--dir", help="Folder of scenario TOML files (default: the shipped data/scenarios/).")
+]
+RunOpt = Annotated[
+    Path | None, typer.Option("--run", help="A run folder written by `gridcast run` (default: outputs/latest).")
+]
+
+
+def _fail(exc: GridcastError) -> None:
+    typer.echo(f"gridcast: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+def scenario_listing(folder: Path | None) -> str:
+    """One line per scenario: name, parent, description (plain text, aligned)."""
+    from flows.scenarios import load_scenarios
+
+    rows = [(s.name, s.scenario.extends or "-", s.scenario.description) for s in load_scenarios(folder)]
+    w0 = max(len("name"), *(len(r[0]) for r in rows))
+    w1 = max(len("extends"), *(len(r[1]) for r in rows))
+    lines = [f"{'name':<{w0}}  {'extends':<{w1}}  description"]
+    lines += [f"{n:<{w0}}  {e:<{w1}}  {d}" for n, e, d in rows]
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, list | tuple) and len(value) == 3 and all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in value
+    ):
+        lo, mid, hi = value
+        return f"{mid:g}" if lo == mid == hi else f"[{lo:g}, {mid:g}, {hi:g}]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _set_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for k, v in data.items():
+        keys |= _set_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
+    return keys
+
+
+def _emit_table(lines: list[str], header: str, table: dict[str, Any], own: set[str], parent: str) -> None:
+    scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and v != ""}
+    if scalars:
+        lines += ["", f"[{header}]"]
+        for k, v in scalars.items():
+            dotted = f"{header}.{k}"
+            origin = "" if not parent else ("   # set here" if dotted in own else f"   # from {parent}")
+            lines.append(f"{k} = {_toml_value(v)}{origin}")
+    for k, v in table.items():
+        if isinstance(v, dict):
+            _emit_table(lines, f"{header}.{k}", v, own, parent)
+
+
+def scenario_toml(name: str, folder: Path | None) -> str:
+    """The resolved scenario ``name`` as TOML: numbers as ``[low, central, high]``.
+
+    A key this file sets is marked ``# set here``; an inherited one ``# from <parent>``.
+    """
+    import tomllib
+
+    from flows.scenarios import load_scenarios
+
+    found = {s.name: s for s in load_scenarios(folder)}
+    if name not in found:
+        raise GridcastError(f"no scenario named {name!r}; known: {', '.join(sorted(found))}")
+    loaded = found[name]
+    own = _set_keys(tomllib.loads(loaded.path.read_text(encoding="utf-8")))
+    data = loaded.scenario.model_dump(mode="json")
+    parent = " <- ".join(loaded.chain[1:])
+    lines = [
+        f"# scenario {name!r}, resolved from {loaded.path}",
+        f"# extends chain: {' <- '.join(loaded.chain)}",
+        "# numbers: one value, or [low, central, high] (triangular in the Monte Carlo)",
+        f"name = {json.dumps(name)}",
+        f"description = {json.dumps(data.get('description', ''), ensure_ascii=False)}",
+    ]
+    if data.get("extends"):
+        lines.append(f"extends = {json.dumps(data['extends'])}")
+    for section in ("horizon", "growth", "hardware_efficiency_gain", "levers", "rebound", "hubs", "pue", "sources"):
+        block = data.get(section)
+        if not block:
+            continue
+        if section == "levers":
+            for lever, body in block.items():
+                _emit_table(lines, f"levers.{lever}", body, own, parent)
+        elif section == "sources":
+            lines += ["", "[sources]"] + [f"{json.dumps(k)} = {json.dumps(v, ensure_ascii=False)}"
+                                          for k, v in block.items()]
+        else:
+            _emit_table(lines, section, block, own, parent)
+    return "\n".join(lines)
+
+
+scenarios_app = typer.Typer(help="List the scenarios, or show one fully resolved (`gridcast scenarios show NAME`).",
+                            invoke_without_command=True, no_args_is_help=False)
+
+
+@scenarios_app.callback()
+def scenarios_list(ctx: typer.Context, folder: DirOpt = None) -> None:
+    """List scenarios: name, the scenario it extends, description."""
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        typer.echo(scenario_listing(folder))
+    except GridcastError as exc:
+        _fail(exc)
+
+
+@scenarios_app.command("show")
+def scenarios_show(
+    name: Annotated[str, typer.Argument(help="Scenario name, e.g. efficiency_led.")],
+    folder: DirOpt = None,
+) -> None:
+    """Print a scenario's resolved parameters (TOML, with [low, central, high] ranges)."""
+    try:
+        typer.echo(scenario_toml(name, folder))
+    except GridcastError as exc:
+        _fail(exc)
+
+
+def compare(
+    scenarios: Annotated[list[str], typer.Argument(help="Two or more scenario names; the first is the base.")],
+    run: RunOpt = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the tables and comparison.html (default: outputs/compare/<run id>--A-vs-B).")] = None,
+    year: Annotated[int, typer.Option("--year", help="Milestone year of the printed table.")] = 2030,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Also write comparison.html.")] = True,
+) -> None:
+    """Compare scenarios of one run: energy and peak by year, differences, turning points, parameters.
+
+    Writes compare_national, compare_regional, compare_turning_points and
+    compare_parameters as Parquet and CSV, plus comparison.html, and prints the
+    national table (central TWh in --year and the end year, rise start).
+    """
+    from flows.compare import compare_scenarios, open_run, summary_text, write_comparison
+
+    try:
+        comp = compare_scenarios(open_run(run), list(scenarios))
+        folder, notes = write_comparison(comp, out, html=html)
+    except GridcastError as exc:
+        _fail(exc)
+    typer.echo(summary_text(comp, year))
+    for note in notes:
+        typer.echo(f"gridcast: {note}", err=True)
+    typer.echo(f"gridcast: comparison tables in {folder}", err=True)
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into (refused if not empty, unless --overwrite).")],
+    run: RunOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet, csv or xlsx.")] = "csv",
+    scenario: Annotated[list[str] | None, typer.Option("--scenario", help="Keep this scenario (repeatable).")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="Keep this region id, e.g. CN-GD (repeatable).")] = None,
+    hub: Annotated[list[str] | None, typer.Option(
+        "--hub", help="Keep regions hosting centres assigned to this hub, e.g. qingyang (repeatable).")] = None,
+    years: Annotated[str | None, typer.Option("--years", help="Year or range, e.g. 2025-2030.")] = None,
+    bom: Annotated[bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte-order mark (for Excel).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow a non-empty --out.")] = False,
+) -> None:
+    """Export a run's regional and national forecasts and turning points, filtered, with provenance."""
+    from flows.compare import open_run
+    from flows.export import ExportFilters, export_run, parse_years
+
+    try:
+        filters = ExportFilters(scenarios=tuple(scenario or ()), regions=tuple(region or ()),
+                                hubs=tuple(hub or ()), years=parse_years(years))
+        result = export_run(open_run(run), out, fmt.lower(), filters, bom=bom, overwrite=overwrite)
+    except GridcastError as exc:
+        _fail(exc)
+    rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
+    typer.echo(f"gridcast: exported {rows} rows as {fmt} to {result.out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``scenarios``, ``compare`` and ``export`` to the ``gridcast`` app."""
+    app.add_typer(scenarios_app, name="scenarios")
+    app.command("compare")(compare)
+    app.command("export")(export)

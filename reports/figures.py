@@ -1,0 +1,339 @@
+"""Plotly figures of the report: frames in, ``go.Figure`` out (no HTML, no I/O).
+
+Plotly renders a pseudo-HTML subset (<b>, <br>, <a href>) in every label, so each string
+that comes from input goes through ``label`` (HTML entities, which plotly shows literally).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from reports.inputs import (
+    NATIONAL_ID,
+    central,
+    published_estimates,
+    region_names,
+    scenarios_of,
+    stat_rows,
+    years_of,
+)
+
+__all__ = [
+    "FONT_STACK",
+    "styled",
+    "label",
+    "scenario_colours",
+    "headline_figure",
+    "map_figure",
+    "small_multiples_figure",
+    "comparison_figure",
+    "tornado_figure",
+    "rise_odds_figure",
+]
+
+FONT_STACK = (
+    'system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", '
+    '"Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
+)
+_ZONE_COLOURS = qualitative.Safe
+_BASE_LAYOUT = {
+    "font": {"family": FONT_STACK, "size": 13},
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+    "hoverlabel": {"font": {"family": FONT_STACK}},
+}
+_AXIS = {"showgrid": True, "gridcolor": "#e5e5e5", "zeroline": False, "linecolor": "#888"}
+
+
+def label(value: object) -> str:
+    """Input text made inert for plotly's pseudo-HTML (shown literally, never as markup)."""
+    return html.escape(str(value), quote=True)
+
+
+def scenario_colours(scenarios: list[str]) -> dict[str, str]:
+    """One stable colour per scenario, shared by every chart."""
+    palette = qualitative.Plotly
+    return {s: palette[i % len(palette)] for i, s in enumerate(scenarios)}
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def styled(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(**_BASE_LAYOUT, title={"text": title, "x": 0.01}, height=height)
+    fig.update_xaxes(**_AXIS)
+    fig.update_yaxes(**_AXIS)
+    return fig
+
+
+def _series(frame: pd.DataFrame, scenario: str, value: str) -> pd.DataFrame:
+    rows = frame.loc[frame["scenario"].astype(str) == scenario, ["year", value]]
+    return rows.sort_values("year")
+
+
+def headline_figure(
+    national: pd.DataFrame, turning_points: pd.DataFrame, published: pd.DataFrame
+) -> go.Figure:
+    """National facility TWh per scenario: central line, p10-p90 band, rise start, published ranges."""
+    scenarios = scenarios_of(national)
+    colours = scenario_colours(scenarios)
+    mid, low, high = central(national), stat_rows(national, "p10"), stat_rows(national, "p90")
+    rises = turning_points.loc[turning_points["region_id"].astype(str) == NATIONAL_ID]
+    fig = go.Figure()
+    for s in scenarios:
+        name, colour = label(s), colours[s]
+        lo, hi = _series(low, s, "facility_energy_twh"), _series(high, s, "facility_energy_twh")
+        if len(lo) and len(hi):
+            fig.add_scatter(x=hi["year"], y=hi["facility_energy_twh"], mode="lines", line={"width": 0},
+                            legendgroup=name, showlegend=False, hoverinfo="skip")
+            fig.add_scatter(x=lo["year"], y=lo["facility_energy_twh"], mode="lines", line={"width": 0},
+                            fill="tonexty", fillcolor=_rgba(colour, 0.12), legendgroup=name,
+                            name=f"{name} p10–p90", showlegend=False, hoverinfo="skip")
+        line = _series(mid, s, "facility_energy_twh")
+        fig.add_scatter(x=line["year"], y=line["facility_energy_twh"], mode="lines+markers", name=name,
+                        legendgroup=name, line={"color": colour, "width": 2.5}, marker={"size": 5},
+                        hovertemplate=f"{name}<br>%{{x}}: %{{y:,.1f}} TWh<extra></extra>")
+        rise = pd.to_numeric(rises.loc[rises["scenario"].astype(str) == s, "rise_start"]).dropna()
+        at = line.loc[line["year"].isin(rise.astype(int))]
+        if len(at):
+            fig.add_scatter(x=at["year"], y=at["facility_energy_twh"], mode="markers", legendgroup=name,
+                            name=f"{name}: rise starts", showlegend=False,
+                            marker={"symbol": "triangle-up", "size": 15, "color": colour,
+                                    "line": {"color": "black", "width": 1}},
+                            hovertemplate=f"{name}: rise starts %{{x}}<extra></extra>")
+    first, last, _ = years_of(national)
+    _add_published(fig, published_estimates(published, first, last))
+    fig.add_scatter(x=[None], y=[None], mode="markers", name="▲ rise starts",
+                    marker={"symbol": "triangle-up", "size": 12, "color": "#777"})
+    fig.update_layout(yaxis_title="facility electricity, TWh/yr", xaxis_title="year",
+                      legend={"orientation": "h", "y": -0.18}, xaxis={"dtick": 1})
+    return styled(fig, "National compute-centre electricity by scenario", 520)
+
+
+def _add_published(fig: go.Figure, estimates: pd.DataFrame) -> None:
+    if estimates.empty:
+        return
+    low = pd.to_numeric(estimates["value_low"], errors="coerce")
+    high = pd.to_numeric(estimates["value_high"], errors="coerce").fillna(low)
+    low = low.fillna(high)
+    mid = (low + high) / 2
+    # Offset publishers sideways a little so ranges in the same year stay readable.
+    offsets = estimates.groupby("year").cumcount().to_numpy() * 0.12
+    who = [label(p) for p in estimates["original_publisher"]]
+    fig.add_scatter(
+        x=pd.to_numeric(estimates["year"]).to_numpy() + offsets, y=mid.to_numpy(), mode="markers",
+        name="published estimates (range)",
+        marker={"symbol": "diamond-open", "size": 10, "color": "black"},
+        error_y={"type": "data", "symmetric": False, "array": (high - mid).to_numpy(),
+                 "arrayminus": (mid - low).to_numpy(), "color": "black", "thickness": 1.5},
+        text=who, hovertemplate="%{text}<br>%{customdata[0]:,.0f}–%{customdata[1]:,.0f} TWh<extra></extra>",
+        customdata=np.column_stack([low.to_numpy(), high.to_numpy()]),
+    )
+
+
+def _bubble_sizes(values: pd.Series, largest_px: float = 46.0) -> tuple[np.ndarray, float]:
+    """Marker sizes (area-proportional) and the sizeref that makes the largest ``largest_px`` wide."""
+    sizes = pd.to_numeric(values, errors="coerce").fillna(0.0).clip(lower=0.0).to_numpy()
+    peak = float(sizes.max()) if len(sizes) else 0.0
+    return sizes, (2.0 * peak / largest_px**2) if peak > 0 else 1.0
+
+
+def map_figure(
+    regional: pd.DataFrame, regions: pd.DataFrame, hubs: pd.DataFrame, year: int
+) -> go.Figure:
+    """Provinces as bubbles at lon/lat (area ~ peak MW in ``year``, colour = zone) and hub markers.
+
+    No tiles or geo basemap: plain axes in degrees, so the file stays self-contained.
+    A dropdown switches scenario.
+    """
+    scenarios = scenarios_of(regional)
+    located = regions.dropna(subset=["lat", "lon"]).assign(region_id=lambda f: f["region_id"].astype(str))
+    zones = sorted(located["zone"].astype(str).unique())
+    zone_colour = {z: _ZONE_COLOURS[i % len(_ZONE_COLOURS)] for i, z in enumerate(zones)}
+    mid = central(regional)
+    mid = mid.loc[mid["year"] == year].assign(region_id=lambda f: f["region_id"].astype(str))
+    _, sizeref = _bubble_sizes(mid["peak_load_mw"])
+    fig = go.Figure()
+    visible_sets: list[list[int]] = []
+    for k, s in enumerate(scenarios):
+        load = mid.loc[mid["scenario"].astype(str) == s].set_index("region_id")["peak_load_mw"]
+        placed = located.assign(mw=located["region_id"].map(load).fillna(0.0))
+        indices = []
+        for z in zones:
+            part = placed.loc[placed["zone"].astype(str) == z]
+            indices.append(len(fig.data))
+            fig.add_scatter(
+                x=part["lon"], y=part["lat"], mode="markers", visible=k == 0,
+                name=label(z), legendgroup=f"zone-{label(z)}", showlegend=True,
+                marker={"size": part["mw"].clip(lower=0.0).to_numpy(), "sizemode": "area",
+                        "sizeref": sizeref, "sizemin": 3, "color": zone_colour[z],
+                        "opacity": 0.75, "line": {"color": "white", "width": 1}},
+                text=[f"{label(r)} {label(n)}" for r, n in zip(part["region_id"], part["name"], strict=True)],
+                customdata=part["mw"].to_numpy(),
+                hovertemplate="%{text}<br>peak %{customdata:,.0f} MW<extra>" + label(s) + "</extra>",
+            )
+        visible_sets.append(indices)
+    hub_index = len(fig.data)
+    fig.add_scatter(
+        x=hubs["lon"], y=hubs["lat"], mode="markers", name="hub clusters",
+        marker={"symbol": "star-diamond", "size": 13, "color": "black", "line": {"color": "white", "width": 1}},
+        text=[f"{label(h)} ({label(r)})" for h, r in zip(hubs["name"], hubs["region_id"], strict=True)],
+        hovertemplate="%{text}<extra>hub</extra>",
+    )
+    buttons = []
+    for k, s in enumerate(scenarios):
+        visible = [False] * len(fig.data)
+        for i in [*visible_sets[k], hub_index]:
+            visible[i] = True
+        buttons.append({"label": label(s), "method": "update", "args": [{"visible": visible}]})
+    fig.update_layout(
+        updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
+                      "y": 1.0, "yanchor": "bottom", "showactive": True}] if len(scenarios) > 1 else [],
+        xaxis={"title": "longitude °E", "scaleanchor": "y", "scaleratio": math.cos(math.radians(35))},
+        yaxis={"title": "latitude °N"}, legend={"title": {"text": "zone"}},
+    )
+    styled(fig, f"Where: peak compute load in {year} by province (bubble area ~ MW)", 620)
+    fig.update_layout(margin={"t": 100})
+    return fig
+
+
+def small_multiples_figure(regional: pd.DataFrame, regions: pd.DataFrame, cols: int = 6) -> go.Figure:
+    """One panel per province: central facility TWh over time, one line per scenario."""
+    scenarios = scenarios_of(regional)
+    colours = scenario_colours(scenarios)
+    mid = central(regional).assign(region_id=lambda f: f["region_id"].astype(str))
+    ids = sorted(mid["region_id"].unique())
+    names = region_names(regions)
+    rows = max(1, math.ceil(len(ids) / cols))
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=[f"{label(r)} {label(names.get(r, ''))}" for r in ids],
+        horizontal_spacing=0.035, vertical_spacing=min(0.3 / rows, 0.08),
+    )
+    for i, rid in enumerate(ids):
+        row, col = divmod(i, cols)
+        part = mid.loc[mid["region_id"] == rid]
+        for s in scenarios:
+            line = _series(part, s, "facility_energy_twh")
+            fig.add_scatter(
+                x=line["year"], y=line["facility_energy_twh"], mode="lines", name=label(s),
+                legendgroup=label(s), showlegend=i == 0, line={"color": colours[s], "width": 1.6},
+                hovertemplate=f"{label(rid)} {label(s)}<br>%{{x}}: %{{y:,.2f}} TWh<extra></extra>",
+                row=row + 1, col=col + 1,
+            )
+    fig.update_annotations(font_size=11)
+    fig.update_xaxes(tickfont_size=9, nticks=4)
+    fig.update_yaxes(tickfont_size=9, nticks=4, rangemode="tozero")
+    styled(fig, "Facility electricity by province, TWh/yr (central)", 130 + 165 * rows)
+    fig.update_layout(legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.0},
+                      margin={"b": 80, "t": 70})
+    return fig
+
+
+def comparison_figure(national: pd.DataFrame, years: list[int]) -> go.Figure:
+    """Scenarios side by side: TWh at milestone years (bars) and compute share of demand (lines)."""
+    scenarios = scenarios_of(national)
+    colours = scenario_colours(scenarios)
+    mid = central(national)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["facility electricity, TWh/yr",
+                                                        "compute share of national demand, %"])
+    at = mid.loc[mid["year"].isin(years)]
+    for s in scenarios:
+        part = _series(at, s, "facility_energy_twh")
+        fig.add_bar(x=part["year"].astype(str), y=part["facility_energy_twh"], name=label(s),
+                    legendgroup=label(s), marker_color=colours[s],
+                    hovertemplate=f"{label(s)} %{{x}}: %{{y:,.1f}} TWh<extra></extra>", row=1, col=1)
+        share = _series(mid, s, "compute_share")
+        fig.add_scatter(x=share["year"], y=share["compute_share"] * 100, mode="lines", name=label(s),
+                        legendgroup=label(s), showlegend=False, line={"color": colours[s]},
+                        hovertemplate=f"{label(s)} %{{x}}: %{{y:.2f}} %<extra></extra>", row=1, col=2)
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
+    fig.update_xaxes(type="category", row=1, col=1)
+    return styled(fig, "Scenario comparison", 460)
+
+
+def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Figure:
+    """Per scenario (dropdown), the low-high TWh swing of each parameter around the central value."""
+    scenarios = scenarios_of(sensitivity)
+    fig = go.Figure()
+    buttons = []
+    for k, s in enumerate(scenarios):
+        part = sensitivity.loc[(sensitivity["scenario"].astype(str) == s) & (sensitivity["year"] == year_of[s])]
+        low = pd.to_numeric(part["low_twh"])
+        high = pd.to_numeric(part["high_twh"])
+        order = (high - low).abs().sort_values().index
+        part, low, high = part.loc[order], low.loc[order], high.loc[order]
+        centre = float(pd.to_numeric(part["central_twh"]).median()) if len(part) else 0.0
+        params = [label(p) for p in part["parameter"]]
+        fig.add_bar(
+            y=params, x=(high - low).abs().to_numpy(), base=np.minimum(low, high).to_numpy(),
+            orientation="h", visible=k == 0, name=label(s), marker_color="#4c78a8",
+            customdata=np.column_stack([low.to_numpy(), high.to_numpy()]),
+            hovertemplate="%{y}: %{customdata[0]:,.1f} – %{customdata[1]:,.1f} TWh<extra></extra>",
+        )
+        visible = [i == k for i in range(len(scenarios))]
+        shape = {"type": "line", "x0": centre, "x1": centre, "yref": "paper", "y0": 0, "y1": 1,
+                 "line": {"color": "black", "dash": "dash"}}
+        buttons.append({"label": f"{label(s)} ({year_of[s]})", "method": "update",
+                        "args": [{"visible": visible}, {"shapes": [shape]}]})
+        if k == 0:
+            fig.add_shape(**shape)
+    if len(scenarios) > 1:
+        fig.update_layout(updatemenus=[{"buttons": buttons, "x": 0.0, "xanchor": "left", "y": 1.0,
+                                        "yanchor": "bottom"}])
+    fig.update_layout(showlegend=False, xaxis_title="national facility electricity, TWh/yr")
+    n_params = int(sensitivity.groupby("scenario")["parameter"].nunique().max())
+    styled(fig, "Why: sensitivity of national TWh to each parameter (dashed = central)", 170 + 32 * n_params)
+    fig.update_layout(margin={"l": 180, "t": 100})
+    return fig
+
+
+def rise_odds_figure(rise_odds: pd.DataFrame, regions: pd.DataFrame) -> go.Figure:
+    """Probability that the rise has started by each year: national lines, province heatmap per scenario."""
+    scenarios = scenarios_of(rise_odds)
+    colours = scenario_colours(scenarios)
+    odds = rise_odds.assign(region_id=rise_odds["region_id"].astype(str))
+    national = odds.loc[odds["region_id"] == NATIONAL_ID]
+    provinces = odds.loc[odds["region_id"] != NATIONAL_ID]
+    has_heat = len(provinces) > 0
+    fig = make_subplots(rows=1, cols=2 if has_heat else 1, column_widths=[0.4, 0.6] if has_heat else None,
+                        subplot_titles=["national", "provinces"] if has_heat else ["national"])
+    for s in scenarios:
+        line = _series(national, s, "p_started")
+        fig.add_scatter(x=line["year"], y=line["p_started"] * 100, mode="lines+markers", name=label(s),
+                        line={"color": colours[s]},
+                        hovertemplate=f"{label(s)} %{{x}}: %{{y:.0f}} %<extra></extra>", row=1, col=1)
+    if has_heat:
+        names = region_names(regions)
+        buttons = []
+        n_lines = len(fig.data)
+        for k, s in enumerate(scenarios):
+            grid = provinces.loc[provinces["scenario"].astype(str) == s].pivot_table(
+                index="region_id", columns="year", values="p_started", aggfunc="first").sort_index()
+            fig.add_heatmap(z=grid.to_numpy() * 100, x=grid.columns.astype(int), visible=k == 0,
+                            y=[f"{label(r)} {label(names.get(r, ''))}" for r in grid.index],
+                            zmin=0, zmax=100, colorscale="Blues", colorbar={"title": {"text": "%"}},
+                            hovertemplate="%{y} %{x}: %{z:.0f} %<extra>" + label(s) + "</extra>",
+                            row=1, col=2)
+            visible = [True] * n_lines + [i == k for i in range(len(scenarios))]
+            buttons.append({"label": label(s), "method": "restyle", "args": [{"visible": visible}]})
+        if len(scenarios) > 1:
+            fig.update_layout(updatemenus=[{"buttons": buttons, "x": 0.45, "xanchor": "left", "y": 1.0,
+                                            "yanchor": "bottom"}])
+    fig.update_yaxes(title_text="P(rise started), %", range=[0, 100], row=1, col=1)
+    if has_heat:
+        fig.update_yaxes(autorange="reversed", row=1, col=2)
+    fig.update_layout(legend={"orientation": "h", "y": -0.15})
+    height = 440 if not has_heat else max(440, 160 + 18 * provinces["region_id"].nunique())
+    styled(fig, "When: probability that the rise has started by each year", height)
+    fig.update_layout(margin={"t": 100})
+    return fig

@@ -1,0 +1,132 @@
+"""Page assembly: blocks (charts, tables) into one self-contained HTML file.
+
+Safety, in layers:
+* every input string reaches the page through jinja2 autoescape (tables, captions) or
+  plotly's JSON encoder, which writes ``<``, ``>`` and ``/`` as ``\\u003c`` etc., so no
+  string can close a ``<script>``; labels inside charts are HTML-entity escaped too;
+* a Content-Security-Policy allows only scripts carrying this page's nonce and no network
+  loads at all (``default-src 'none'``), so even a missed escape could neither run nor fetch.
+The nonce is the SHA-256 of the page rendered without it: deterministic for the same
+inputs, and no input can contain it (it would have to contain its own hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import plotly.graph_objects as go
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from reports.figures import FONT_STACK
+from reports.tables import Table
+
+__all__ = ["Chart", "Section", "TableGroup", "Text", "chart", "write_page"]
+
+_PLOTLY_CONFIG = {
+    "responsive": True,
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A plotly figure as JSON, with its caption and a table/text alternative."""
+
+    div_id: str
+    figure_json: Markup
+    height: int
+    caption: str
+    alternatives: list[Table] = field(default_factory=list)
+    kind: str = "chart"
+
+
+@dataclass(frozen=True)
+class TableGroup:
+    """Tables of which one shows at a time, chosen by a select box (e.g. one per scenario)."""
+
+    group_id: str
+    prompt: str
+    options: list[str]
+    tables: list[Table]
+    kind: str = "group"
+
+
+@dataclass(frozen=True)
+class Text:
+    """Paragraphs or a bullet list of plain text."""
+
+    lines: list[str]
+    bullets: bool = False
+    kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of the page made of blocks (Chart, Table, TableGroup, Text)."""
+
+    section_id: str
+    title: str
+    blocks: list
+
+
+def chart(div_id: str, fig: go.Figure, caption: str, alternatives: list[Table] | None = None) -> Chart:
+    """Wrap a figure; its JSON is plotly's own, which escapes ``<``, ``>`` and ``/``."""
+    fig.update_layout(template="plotly_white")
+    payload = fig.to_json()
+    if "</" in payload or "<!--" in payload:  # plotly's encoder promises this cannot happen
+        raise ValueError(f"figure {div_id}: JSON contains raw markup")
+    height = int(fig.layout.height or 450)
+    return Chart(div_id, Markup(payload), height, caption, alternatives or [])
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def _plotly_js() -> Markup:
+    js = get_plotlyjs()
+    if "</script" in js.lower():
+        raise ValueError("bundled plotly.js contains '</script' and cannot be inlined")
+    return Markup(js)
+
+
+def render_page(template: str, **context: object) -> str:
+    """The page's HTML, with the CSP nonce derived from the page itself."""
+    tmpl = _environment().get_template(template)
+    common = {"plotly_js": _plotly_js(), "plotly_config": _PLOTLY_CONFIG, "font_stack": FONT_STACK}
+    draft = tmpl.render(nonce="", **common, **context)
+    nonce = hashlib.sha256(draft.encode("utf-8")).hexdigest()[:32]
+    return tmpl.render(nonce=nonce, **common, **context)
+
+
+def write_page(path: Path, page: str) -> Path:
+    """Write ``page`` to ``path`` atomically (temp file in the same folder, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(page)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
