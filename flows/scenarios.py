@@ -145,7 +145,8 @@ def _file_setting(key: str, layers: list[tuple[Path, dict[str, Any]]]) -> Path:
 
 def _validation_message(exc: ValidationError) -> tuple[str, str]:
     err = exc.errors()[0]
-    key = ".".join(str(x) for x in err["loc"]) or None
+    # pydantic marks a bad dict key (an unknown zone) with a "[key]" step: the key is the path itself
+    key = ".".join(str(x) for x in err["loc"] if x != "[key]") or None
     rule = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         rule = "unknown key (a typo?)"

@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from flows.errors import GridcastError, WarehouseBusyError
 from flows.schema import SOURCE_ROW, TABLES, InputTables, Table, cast_typed
@@ -130,7 +131,9 @@ def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.IOException as err:
             if "lock" not in str(err).lower():
                 raise
@@ -139,7 +142,9 @@ def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection
             # This process already has the file open with the other mode; a reader can
             # share that instance by asking for the same (read-write) mode.
             if read_only and "different configuration" in str(err):
-                return duckdb.connect(str(path), read_only=False)
+                con = duckdb.connect(str(path), read_only=False)
+                con.execute("SET enable_progress_bar = false")
+                return con
             last = err
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -228,7 +233,8 @@ def _with_source_row(frame: pd.DataFrame) -> pd.DataFrame:
 def _write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
     # `name` is always a constant of this package, never user text; values travel by
     # registration, never inside SQL.
-    con.register(_VIEW, frame)
+    # Arrow is DuckDB's fast path for pandas' pyarrow-backed string columns.
+    con.register(_VIEW, pa.Table.from_pandas(frame, preserve_index=False))
     try:
         con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM {_VIEW}')
     finally:
@@ -270,7 +276,8 @@ def read_inputs(warehouse: Path, *, wait_seconds: float | None = None) -> InputT
 
 
 def _read_table(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
-    frame = con.execute(f'SELECT * FROM "{name}" ORDER BY "{SOURCE_ROW}"').df()
+    frame = (con.execute(f'SELECT * FROM "{name}" ORDER BY "{SOURCE_ROW}"')
+             .to_arrow_table().to_pandas())
     return frame.set_index(frame[SOURCE_ROW].astype("int64")).drop(columns=SOURCE_ROW)
 
 

@@ -39,7 +39,6 @@ __all__ = [
 HOURS_PER_YEAR = 8760.0  # MODEL.md: average MW = TWh * 1e6 / 8760, leap years too
 SIZE_CLASSES: tuple[str, ...] = ("large", "small_medium")
 ZONES: tuple[str, ...] = ("east", "west")
-_KEY_STRIDE = 1.0e6  # > any great-circle distance in km; separates regions in one sorted key
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,10 @@ class Fleet:
             by size class (large, small_medium), TWh.
         own_pue_weighted_twh: (R,) sum of ``E0_c * pue_c`` over centres with their own PUE.
         train_declared_twh: (R,) base training energy of centres with a declared ``hub_id``.
-        hub_key: (K,) sorted ``region_index * 1e6 + distance_km`` of the other centres
-            with coordinates (distance to their nearest hub).
+        hub_key: (K,) sorted complex keys ``region_index + 1j * distance_km`` of the other
+            centres with coordinates (distance to their nearest hub). numpy orders complex
+            numbers lexicographically (real, then imaginary), so one ``searchsorted`` finds,
+            exactly, the centres of each region within any radius.
         hub_key_train_cum_twh: (K + 1,) cumulative training energy along ``hub_key``.
         load_factors: (W, 24) hourly load-shape factors (mean 1).
     """
@@ -136,7 +137,7 @@ def build_fleet(
     train_declared = np.bincount(r_of[declared], weights=train[declared], minlength=n_r)
     dist = nearest_hub(centers, hubs)["nearest_hub_km"].to_numpy()
     free = (~declared) & np.isfinite(dist)
-    key = r_of[free] * _KEY_STRIDE + dist[free]
+    key = r_of[free].astype(float) + 1j * dist[free]
     order = np.argsort(key, kind="stable")
     cum = np.concatenate([[0.0], np.cumsum(train[free][order])])
 
@@ -267,8 +268,11 @@ def peak_load_mw(facility_by_workload_twh: np.ndarray, load_factors: np.ndarray)
     Returns:
         (...) peak MW.
     """
-    avg_mw = facility_by_workload_twh * (1e6 / HOURS_PER_YEAR)
-    return np.einsum("...w,wh->...h", avg_mw, load_factors).max(axis=-1)
+    # matmul (BLAS) over the small workload axis is ~5x faster than einsum here
+    lead = facility_by_workload_twh.shape[:-1]
+    flat = np.ascontiguousarray(facility_by_workload_twh).reshape(-1, load_factors.shape[0])
+    hourly = flat @ (load_factors * (1e6 / HOURS_PER_YEAR))
+    return hourly.max(axis=-1).reshape(lead)
 
 
 @dataclass(frozen=True)
@@ -292,9 +296,9 @@ class SimResult:
 def _hub_training(fleet: Fleet, radius_km: np.ndarray) -> np.ndarray:
     """(D, R) base training energy in hub-assigned centres for each radius draw."""
     n_r = len(fleet.region_ids)
-    starts = np.arange(n_r) * _KEY_STRIDE
-    lo = np.searchsorted(fleet.hub_key, starts, side="left")  # (R,)
-    hi = np.searchsorted(fleet.hub_key, starts[None, :] + radius_km[:, None], side="right")
+    starts = np.arange(n_r, dtype=float) + 0j
+    lo = np.searchsorted(fleet.hub_key, starts - 1j, side="left")  # (R,) distances are >= 0
+    hi = np.searchsorted(fleet.hub_key, starts[None, :] + 1j * radius_km[:, None], side="right")
     near = fleet.hub_key_train_cum_twh[hi] - fleet.hub_key_train_cum_twh[lo][None, :]
     return fleet.train_declared_twh[None, :] + near
 

@@ -24,7 +24,9 @@ def rise_start_index(energy: np.ndarray, threshold: float = 0.05) -> np.ndarray:
     >>> rise_start_index(np.array([10.0, 10.0, 11.0, 12.0, 13.0])).tolist()
     2
     """
-    ok = yoy_growth(energy) >= threshold  # ok[..., i] is the growth into year i+1
+    # a tolerance so that growth of exactly the threshold, computed in floating point
+    # (1.05 ** 3 / 1.05 ** 2 - 1 = 0.0499999...), counts as reaching it
+    ok = yoy_growth(energy) >= threshold - 1e-9  # ok[..., i] is the growth into year i+1
     n = ok.shape[-1]
     run = ok.copy()
     for lag in (1, 2):  # the two following years, where the horizon has them

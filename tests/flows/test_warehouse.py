@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# Shared inline CSV dataset (pytest puts this folder on sys.path: no __init__.py here).
+from test_validate import BASE, REGIONS, SYSTEM, hourly, write
+
 from flows.errors import GridcastError, WarehouseBusyError
 from flows.schema import InputTables
 from flows.validate import load_inputs
@@ -30,9 +33,6 @@ from flows.warehouse import (
     record_run,
     store_inputs,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_validate import BASE, REGIONS, SYSTEM, hourly, write  # noqa: E402
 
 
 def inputs(folder: Path, overrides: dict[str, str | None] | None = None) -> InputTables:

@@ -19,6 +19,7 @@ from models.engine import (
     growth_index,
     peak_load_mw,
     rebound_factor,
+    software_multiplier,
 )
 from models.summarize import turning_points_table
 
@@ -100,6 +101,13 @@ def test_adoption_curve_whole_years_fractional_midpoint():
     assert expected[1] + expected[2] == approx(0.8)
     assert got[0].tolist() == [approx(x) for x in expected]
     assert got[0, 0] == approx(0.8 / (1.0 + math.exp(0.75)))
+
+
+def test_software_multiplier_is_one_in_base_year():
+    a = np.array([[0.2, 0.5, 0.8]])
+    got = software_multiplier(a, np.array([0.5]))
+    # (1 - a s) / (1 - a0 s): 0.9 / 0.9, 0.75 / 0.9, 0.6 / 0.9
+    assert got[0].tolist() == [1.0, approx(0.75 / 0.9), approx(0.6 / 0.9)]
 
 
 LEVERS = {

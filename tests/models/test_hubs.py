@@ -100,3 +100,30 @@ def test_simulate_counts_centre_at_exact_radius_as_hub_assigned(gc):
     short = gc.make_params(sc, hubs__assignment_radius_km=radius - 1e-3)
     res = gc.run(fleet, sc, short)
     assert res.it_twh[0, :, 1, 1].tolist() == [pytest.approx(1.314), pytest.approx(1.314)]
+
+
+def test_simulate_agrees_with_assign_hubs_just_outside_the_radius(gc):
+    c = _centers([{"center_id": "x", "hub_id": None, "lat": 30.5, "lon": 112.3}])
+    hubs = HUBS.iloc[:1]
+    d = float(nearest_hub(c, hubs)["nearest_hub_km"].iloc[0])
+    radius = d
+    for _ in range(9):  # nine representable steps below the distance
+        radius = float(np.nextafter(radius, 0.0))
+    assert assign_hubs(c, hubs, radius).iloc[0]["assignment"] == "none"
+    fleet = gc.make_fleet(
+        [{"region_id": "A", "zone": "east"}, {"region_id": "B", "zone": "east"}],
+        [
+            {"region_id": "A", "it_capacity_mw": 100.0, "ai_share": 1.0, "training_share": 1.0},
+            {"region_id": "B", "it_capacity_mw": 100.0, "ai_share": 1.0, "training_share": 1.0,
+             "lat": 30.5, "lon": 112.3},
+        ],
+        hubs=[{"hub_id": "H1", "lat": 30.0, "lon": 110.0}],
+    )
+    sc = gc.make_scenario(
+        growth={"taper": 1.0, "training": 0.5},
+        hardware_efficiency_gain={"training": 0.0},
+        hubs={"assignment_radius_km": radius, "training_shift_to_hubs": 0.6},
+    )
+    res = gc.run(fleet, sc)
+    # no centre is hub-assigned, so nothing moves: both regions 0.876 * 1.5 in 2025
+    assert res.it_twh[0, :, 1, 1].tolist() == [pytest.approx(1.314), pytest.approx(1.314)]

@@ -61,11 +61,6 @@ def test_threshold_exactly_five_percent_counts():
     assert _shape([8000.0, 8399.0, 8819.0, 9260.0]) == ("flat-then-rising", 2026)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no tolerance at the threshold: 1.157625/1.1025 - 1 = 0.04999999999999982 in floats, "
-    "so a series growing exactly 5%/yr (as written in decimals) is classified flat",
-)
 def test_threshold_exactly_five_percent_decimal_series():
     assert _shape([1.0, 1.05, 1.1025, 1.157625]) == ("rising", 2025)
 

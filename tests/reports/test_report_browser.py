@@ -20,7 +20,7 @@ CHARTS_DRAWN = """(() => {
     const svg = d.querySelector('svg.main-svg');
     if (!svg) return false;
     const box = svg.getBoundingClientRect();
-    return box.width > 0 && box.height > 0 && d.querySelectorAll('.main-svg .plot *').length > 0;
+    return box.width > 0 && box.height > 0 && d.querySelectorAll('.main-svg g.trace, .main-svg image').length > 0;
   });
   return divs.length > 0 && drawn.length === divs.length ? divs.length : 0;
 })()"""

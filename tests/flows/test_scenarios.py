@@ -1,0 +1,210 @@
+"""Scenario files: every validation rule names file and key; inheritance; the shipped set.
+
+Each bad case is a small child of the shipped reference written to a temporary
+folder; the expected key is written out by hand.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from flows.errors import ScenarioError
+from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios, resolve_scenario
+from models.scenario import parameter_ranges
+
+SHIPPED = ("distributed_small", "domestic_chips", "efficiency_led", "hub_push", "jevons_backfire", "reference")
+REFERENCE = tomllib.loads((SHIPPED_SCENARIOS / "reference.toml").read_text(encoding="utf-8"))
+
+
+def _write(folder: Path, stem: str, body: str) -> Path:
+    path = folder / f"{stem}.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _child(body: str, name: str = "child") -> str:
+    return f'name = "{name}"\nextends = "reference"\n{body}'
+
+
+def _refused(path: Path, key: str | None) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        resolve_scenario(path)
+    err = info.value
+    assert str(path) in str(err), "the message names the file"
+    if key is not None:
+        assert err.key == key
+        assert repr(key) in str(err), "the message names the key"
+    return err
+
+
+BAD_CASES = {
+    "top-level typo": ('descripton = "x"\n', "descripton"),
+    "section typo": ("[growht]\ngeneral = 0.1\n", "growht"),
+    "nested lever typo": ("[levers.fp8_mixed_precision]\nsavng = 0.5\n", "levers.fp8_mixed_precision.savng"),
+    "nested section typo": ("[rebound]\nelasticty_training = 0.5\n", "rebound.elasticty_training"),
+    "wrong type: text for a number": ('[growth]\ngeneral = "fast"\n', "growth.general"),
+    "wrong type: boolean": ("[growth]\ngeneral = true\n", "growth.general"),
+    "wrong type: quoted year": ('[horizon]\nend_year = "2035"\n', "horizon.end_year"),
+    "wrong type: two-number range": ("[growth]\ngeneral = [0.1, 0.2]\n", "growth.general"),
+    "low > central": ("[growth]\ngeneral = [0.3, 0.2, 0.4]\n", "growth.general"),
+    "central > high": ("[growth]\ngeneral = [0.1, 0.5, 0.4]\n", "growth.general"),
+    "saving > 1": ("[levers.fp8_mixed_precision]\nsaving = 1.5\n", "levers.fp8_mixed_precision.saving"),
+    "saving < 0": ("[levers.sparse_moe_mla]\nsaving = [-0.1, 0.5, 0.6]\n", "levers.sparse_moe_mla.saving"),
+    "ceiling > 1": ("[levers.ptx_kernels]\nadoption_ceiling = 2\n", "levers.ptx_kernels.adoption_ceiling"),
+    "small/medium share > 1": ("[pue]\nnew_build_small_medium_share = [0.5, 0.9, 1.2]\n",
+                               "pue.new_build_small_medium_share"),
+    "hub shift < 0": ("[hubs]\ntraining_shift_to_hubs = -0.1\n", "hubs.training_shift_to_hubs"),
+    "taper > 1": ("[growth]\ntaper = [0.9, 1.0, 1.1]\n", "growth.taper"),
+    "not finite": ("[growth]\ngeneral = nan\n", "growth.general"),
+    "unknown workload": ('[levers.fp8_mixed_precision]\nworkloads = ["trainig"]\n',
+                         "levers.fp8_mixed_precision.workloads.0"),
+    "new lever incomplete": ("[levers.new_one]\nsaving = 0.5\n", "levers.new_one.workloads"),
+    "end year before base year": ("[horizon]\nend_year = 2020\n", "horizon.end_year"),
+    "end year equal to base year": ("[horizon]\nend_year = 2024\n", "horizon.end_year"),
+    "cap below 1": ("[pue.new_build_cap.east]\nvalue = 0.9\nfrom_year = 2025\n", "pue.new_build_cap.east.value"),
+    "cap for an unknown zone": ("[pue.new_build_cap.north]\nvalue = 1.2\nfrom_year = 2025\n",
+                                "pue.new_build_cap.north"),
+}
+
+
+@pytest.mark.parametrize("body,key", BAD_CASES.values(), ids=BAD_CASES.keys())
+def test_bad_scenario_is_refused_naming_file_and_key(tmp_path: Path, body: str, key: str) -> None:
+    _refused(_write(tmp_path, "child", _child(body)), key)
+
+
+def test_end_before_base_message_says_the_rule(tmp_path: Path) -> None:
+    err = _refused(_write(tmp_path, "child", _child("[horizon]\nend_year = 2020\n")), "horizon.end_year")
+    assert "2020" in err.rule and "2024" in err.rule
+
+
+def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
+    err = _refused(_write(tmp_path, "child", _child("[growth\ngeneral = 0.1\n")), None)
+    assert "malformed TOML" in err.rule and "line 3" in err.rule
+
+
+def test_missing_parent(tmp_path: Path) -> None:
+    err = _refused(_write(tmp_path, "child", 'name = "child"\nextends = "no_such_parent"\n'), "extends")
+    assert "no_such_parent" in err.rule
+
+
+def test_cycle_a_b_a(tmp_path: Path) -> None:
+    a = _write(tmp_path, "a", 'name = "a"\nextends = "b"\n')
+    _write(tmp_path, "b", 'name = "b"\nextends = "a"\n')
+    err = _refused(a, "extends")
+    assert "cycle" in err.rule and "a -> b -> a" in err.rule
+
+
+def test_self_cycle(tmp_path: Path) -> None:
+    err = _refused(_write(tmp_path, "a", 'name = "a"\nextends = "a"\n'), "extends")
+    assert "cycle" in err.rule
+
+
+@pytest.mark.parametrize("name", ["../../etc/x", "a/b", "..", "Ref", "x y", "C:\\x", ""])
+def test_name_with_path_characters_is_refused(tmp_path: Path, name: str) -> None:
+    body = f'name = "{name}"\nextends = "reference"\n'.replace("\\", "\\\\")
+    _refused(_write(tmp_path, "child", body), "name")
+
+
+def test_error_in_a_parent_names_the_parent_file(tmp_path: Path) -> None:
+    parent = _write(tmp_path, "parent", _child("[growth]\ngeneral = [0.3, 0.2, 0.4]\n", name="parent"))
+    child = _write(tmp_path, "child", 'name = "child"\nextends = "parent"\n')
+    with pytest.raises(ScenarioError) as info:
+        resolve_scenario(child)
+    assert info.value.file == str(parent)
+    assert info.value.key == "growth.general"
+
+
+def test_inheritance_overrides_only_the_nested_lever_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, "child", _child("[levers.fp8_mixed_precision]\nadoption_midpoint = 2025.0\n"))
+    child = parameter_ranges(resolve_scenario(path).scenario)
+    ref = parameter_ranges(resolve_scenario(SHIPPED_SCENARIOS / "reference.toml").scenario)
+    changed = {k for k in ref if child[k] != ref[k]}
+    assert changed == {"levers.fp8_mixed_precision.adoption_midpoint"}
+    assert child["levers.fp8_mixed_precision.adoption_midpoint"] == (2025.0, 2025.0, 2025.0)
+    assert set(child) == set(ref)
+    lever = resolve_scenario(path).scenario.levers["fp8_mixed_precision"]
+    assert lever.workloads == REFERENCE["levers"]["fp8_mixed_precision"]["workloads"]
+
+
+def test_two_level_chain_merges_in_order(tmp_path: Path) -> None:
+    _write(tmp_path, "mid", _child("[growth]\ngeneral = 0.2\ntaper = 0.9\n", name="mid"))
+    leaf = _write(tmp_path, "leaf", 'name = "leaf"\nextends = "mid"\n[growth]\ngeneral = 0.3\n')
+    loaded = resolve_scenario(leaf)
+    assert loaded.chain == ("leaf", "mid", "reference")
+    assert loaded.scenario.growth.general == (0.3, 0.3, 0.3)
+    assert loaded.scenario.growth.taper == (0.9, 0.9, 0.9)
+    assert loaded.scenario.growth.training == tuple(REFERENCE["growth"]["training"])
+
+
+def test_folder_with_a_bad_file_is_refused_whole(tmp_path: Path) -> None:
+    _write(tmp_path, "good", _child("", name="good"))
+    bad = _write(tmp_path, "bad", _child("[growth]\ngeneral = [0.3, 0.2, 0.4]\n", name="bad"))
+    with pytest.raises(ScenarioError) as info:
+        load_scenarios(tmp_path)
+    assert info.value.file == str(bad)
+
+
+def test_two_files_with_one_name_are_refused(tmp_path: Path) -> None:
+    _write(tmp_path, "one", _child("", name="same"))
+    _write(tmp_path, "two", _child("", name="same"))
+    with pytest.raises(ScenarioError, match="same"):
+        load_scenarios(tmp_path)
+
+
+# --- the shipped set ---------------------------------------------------------
+
+
+def test_shipped_scenarios_load() -> None:
+    assert tuple(s.name for s in load_scenarios(None)) == SHIPPED
+
+
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n != "reference"])
+def test_shipped_scenario_extends_reference_and_is_commented(name: str) -> None:
+    text = (SHIPPED_SCENARIOS / f"{name}.toml").read_text(encoding="utf-8")
+    raw = tomllib.loads(text)
+    assert raw["name"] == name and raw["extends"] == "reference" and raw["description"]
+    assert "horizon" not in raw, "only what differs from the reference is set"
+    # every numeric line carries a source key, SGERI, or ASSUMPTION (here or in the block comment)
+    assert "ASSUMPTION" in text or "SGERI" in text
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("#", "[", '"')) or "=" not in stripped:
+            continue
+        key = stripped.split("=")[0].strip()
+        if key in ("name", "extends", "description", "from_year"):
+            continue
+        assert "#" in stripped, f"{name}: {key} has no comment giving its source or ASSUMPTION"
+
+
+def _overrides(name: str) -> dict:
+    raw = tomllib.loads((SHIPPED_SCENARIOS / f"{name}.toml").read_text(encoding="utf-8"))
+    return {k: v for k, v in raw.items() if k not in ("name", "extends", "description", "sources")}
+
+
+def test_shipped_scenarios_say_what_their_names_promise() -> None:
+    got = {s.name: s.scenario for s in load_scenarios(None)}
+    ref = got["reference"]
+    eff = got["efficiency_led"]
+    for lever in ref.levers:
+        assert eff.levers[lever].adoption_midpoint[1] <= ref.levers[lever].adoption_midpoint[1]
+        assert eff.levers[lever].adoption_ceiling[1] >= ref.levers[lever].adoption_ceiling[1]
+    assert eff.rebound.elasticity_inference[1] < ref.rebound.elasticity_inference[1]
+    jev = got["jevons_backfire"]
+    assert jev.rebound.elasticity_training[0] >= 1.0 and jev.rebound.elasticity_inference[0] > 1.0
+    assert jev.rebound.diffusion_midpoint[1] < ref.rebound.diffusion_midpoint[1]
+    chips = got["domestic_chips"]
+    for w in ("training", "inference"):
+        assert getattr(chips.hardware_efficiency_gain, w)[1] < getattr(ref.hardware_efficiency_gain, w)[1]
+        assert getattr(chips.growth, w)[1] > getattr(ref.growth, w)[1]
+    hub = got["hub_push"]
+    assert hub.hubs.training_shift_to_hubs[1] > ref.hubs.training_shift_to_hubs[1]
+    assert hub.hubs.assignment_radius_km[1] > ref.hubs.assignment_radius_km[1]
+    assert hub.pue.new_build_cap["west"].value == (1.2, 1.2, 1.2)
+    assert hub.pue.new_build_cap["east"].value == (1.25, 1.25, 1.25)
+    assert hub.pue.new_build_cap["east"].from_year == hub.pue.new_build_cap["west"].from_year == 2025
+    small = got["distributed_small"]
+    assert small.pue.new_build_small_medium_share == (0.4, 0.5, 0.6)
+    assert set(_overrides("hub_push")) == {"hubs", "pue"}
