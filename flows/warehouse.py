@@ -276,8 +276,7 @@ def read_inputs(warehouse: Path, *, wait_seconds: float | None = None) -> InputT
 
 
 def _read_table(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
-    frame = (con.execute(f'SELECT * FROM "{name}" ORDER BY "{SOURCE_ROW}"')
-             .to_arrow_table().to_pandas())
+    frame = con.sql(f'SELECT * FROM "{name}" ORDER BY "{SOURCE_ROW}"').to_arrow_table().to_pandas()
     return frame.set_index(frame[SOURCE_ROW].astype("int64")).drop(columns=SOURCE_ROW)
 
 

@@ -197,8 +197,8 @@ class Browser:
         return path
 
     def pdf(self, path: Path) -> Path:
-        """The page printed to PDF (print CSS applies), A4."""
-        data = self.send("Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69, "printBackground": True})["data"]
+        """The page printed to PDF (print CSS and its @page size apply)."""
+        data = self.send("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
         return path
