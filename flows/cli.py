@@ -108,9 +108,21 @@ def run(
         float, typer.Option("--rise-threshold", help="Year-on-year growth that counts as rising (0.05 = 5%).")
     ] = 0.05,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow --out to replace an earlier run there.")] = False,
+    runner: Annotated[
+        str, typer.Option("--runner", help="Where scenarios run: local (threads, default) or dask "
+                          "(prefect-dask; see docs/operations.md for when it pays off).")
+    ] = "local",
+    dask_address: Annotated[
+        str | None, typer.Option("--dask-address", help="Dask scheduler tcp://HOST:PORT for --runner dask "
+                                 "(default: a LocalCluster on 127.0.0.1).")
+    ] = None,
 ) -> None:
     """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
     from flows.scenarios import load_scenarios
+
+    if runner not in ("local", "dask") or (dask_address and runner != "dask"):
+        _fail(GridcastError(f"--runner must be local or dask (got {runner!r}); "
+                            "--dask-address needs --runner dask"))
 
     try:
         found = load_scenarios(scenario)  # refuse bad scenarios before any work starts
@@ -123,7 +135,7 @@ def run(
 
     params = RunParams(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
                        seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
-                       overwrite=overwrite, progress=True)
+                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address)
     t0 = time.perf_counter()
     try:
         run_dir = run_pipeline(params)
@@ -135,6 +147,9 @@ def run(
 
 
 from flows.cli_more import register; register(app)  # noqa: E402, E702 - scenarios, compare, export
+
+
+from flows.cli_ops import register as _register_ops; _register_ops(app)  # noqa: E402, E702 - schedule, runs
 
 
 def main() -> None:

@@ -300,7 +300,11 @@ def national_summary(comp: Comparison, year: int = 2030) -> pd.DataFrame:
 
 
 def _fmt(x: float, spec: str) -> str:
-    return "–" if pd.isna(x) else format(x, spec)
+    if pd.isna(x):
+        return "–"
+    if spec.endswith("%") and abs(x) < 0.0005:
+        return "±0.0%"  # not "-0.0%": a rounding sign would read as a real change
+    return format(x, spec)
 
 
 def summary_text(comp: Comparison, year: int = 2030) -> str:

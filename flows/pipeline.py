@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import platform
 import subprocess
 import time
@@ -17,7 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,7 @@ from models.baseline import forecast_baseline
 from models.hubs import assign_hubs
 from models.summarize import Baseline
 
-__all__ = ["RunParams", "ingest_flow", "forecast_flow", "run_pipeline", "STATISTICAL_BREAKS"]
+__all__ = ["RunParams", "ingest_flow", "forecast_flow", "flow_for", "run_pipeline", "STATISTICAL_BREAKS"]
 
 # Known scope changes in the provincial series (data/SOURCES.md, S1 caveat): first
 # year of the new scope. The baseline treats them as level breaks, not growth.
@@ -73,6 +74,11 @@ class RunParams(BaseModel):
     rise_threshold: float = Field(default=0.05, gt=0, lt=10)
     overwrite: bool = False
     progress: bool = False
+    # Where the scenario tasks run: "local" (threads in this process) or "dask" (prefect-dask's
+    # DaskTaskRunner: a LocalCluster on 127.0.0.1, or the scheduler at dask_address). Outputs
+    # are identical either way: draws depend only on the seed (docs/operations.md).
+    runner: Literal["local", "dask"] = "local"
+    dask_address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx)://\S+$")
 
 
 def _say(params: RunParams, msg: str) -> None:
@@ -206,6 +212,9 @@ def _resolve_out(params: RunParams, run_id: str) -> tuple[Path, Path | None]:
 @flow(name="gridcast-forecast", log_prints=False)
 def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
     """Ingest, forecast every scenario, write Parquet + HTML, record the run. Returns the run folder."""
+    # A served deployment runs a by-value pickle of this function, whose globals hold only the
+    # names its body uses: naming RunParams here lets Prefect resolve the string annotation.
+    params = RunParams.model_validate(params)
     run_id = run_id or new_run_id()
     started = datetime.now(UTC)
     timings: dict[str, float] = {}
@@ -309,6 +318,28 @@ def _collect(results: list[ScenarioOutputs], base, inputs, scenarios) -> dict[st
     }
 
 
+def _dask_task_runner(address: str | None):  # noqa: ANN202 - prefect_dask is an optional extra
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise GridcastError("--runner dask needs the optional extra: pip install 'gridcast[dask]'") from None
+    if address:
+        return DaskTaskRunner(address=address)
+    # Processes, not threads: the scenario maths holds the GIL. One worker per scenario up to
+    # the core count; bound to loopback with no dashboard so nothing listens on the network.
+    workers = max(1, min(4, os.cpu_count() or 1))
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
+                                          "processes": True, "host": "127.0.0.1",
+                                          "dashboard_address": None, "silence_logs": 40})
+
+
+def flow_for(params: RunParams):  # noqa: ANN201 - a prefect Flow
+    """The forecast flow with the task runner ``params.runner`` asks for."""
+    if params.runner == "local":
+        return forecast_flow
+    return forecast_flow.with_options(task_runner=_dask_task_runner(params.dask_address))
+
+
 def run_pipeline(params: RunParams) -> Path:
     """Run the forecast flow in this process and return the run folder."""
-    return Path(forecast_flow(params))
+    return Path(flow_for(params)(params))

@@ -156,13 +156,27 @@ def _num(x: float) -> str:
 
 
 def _lat(required: bool, what: str) -> Column:
-    return Column("lat", "float64", "degree", f"Latitude of the {what} (WGS84, north positive).",
-                  required=required, low=-90, high=90)
+    return Column(
+        "lat",
+        "float64",
+        "degree",
+        f"Latitude of the {what} (WGS84, north positive).",
+        required=required,
+        low=-90,
+        high=90,
+    )
 
 
 def _lon(required: bool, what: str) -> Column:
-    return Column("lon", "float64", "degree", f"Longitude of the {what} (WGS84, east positive).",
-                  required=required, low=-180, high=180)
+    return Column(
+        "lon",
+        "float64",
+        "degree",
+        f"Longitude of the {what} (WGS84, east positive).",
+        required=required,
+        low=-180,
+        high=180,
+    )
 
 
 _ZONE = ("east", "west")
@@ -172,24 +186,36 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         Table(
-            "regions", "regions.csv", "One row per province-level region.",
+            "regions",
+            "regions.csv",
+            "One row per province-level region.",
             (
                 Column("region_id", "string", "", "Region code (e.g. BJ), unique."),
                 Column("name", "string", "", "Region name."),
-                Column("zone", "string", "", "East (demand) or west (resource) zone.",
-                       allowed=_ZONE),
-                Column("grid", "string", "", "Regional grid the region belongs to.",
-                       required=False),
-                Column("diffusion_lag_years", "float64", "year",
-                       "Delay of efficiency-technique diffusion behind the national curve.",
-                       required=False, default=0.0, low=0),
+                Column(
+                    "zone", "string", "", "East (demand) or west (resource) zone.", allowed=_ZONE
+                ),
+                Column(
+                    "grid", "string", "", "Regional grid the region belongs to.", required=False
+                ),
+                Column(
+                    "diffusion_lag_years",
+                    "float64",
+                    "year",
+                    "Delay of efficiency-technique diffusion behind the national curve.",
+                    required=False,
+                    default=0.0,
+                    low=0,
+                ),
                 _lat(False, "region's reference point"),
                 _lon(False, "region's reference point"),
             ),
             key=("region_id",),
         ),
         Table(
-            "hub_nodes", "hub_nodes.csv", "One row per national computing hub node.",
+            "hub_nodes",
+            "hub_nodes.csv",
+            "One row per national computing hub node.",
             (
                 Column("hub_id", "string", "", "Hub id, unique."),
                 Column("name", "string", "", "Hub name."),
@@ -200,35 +226,80 @@ TABLES: dict[str, Table] = {
             key=("hub_id",),
         ),
         Table(
-            "compute_centers", "compute_centers.csv",
+            "compute_centers",
+            "compute_centers.csv",
             "One row per compute centre operating in the base year.",
             (
                 Column("center_id", "string", "", "Centre id, unique."),
                 Column("name", "string", "", "Centre name."),
-                Column("region_id", "string", "", "Region the centre is in.",
-                       references="regions.region_id"),
+                Column(
+                    "region_id",
+                    "string",
+                    "",
+                    "Region the centre is in.",
+                    references="regions.region_id",
+                ),
                 _lat(False, "centre"),
                 _lon(False, "centre"),
-                Column("hub_id", "string", "", "Hub node the centre belongs to, if any.",
-                       required=False, references="hub_nodes.hub_id"),
-                Column("size_class", "string", "", "Large or small/medium centre.",
-                       allowed=_SIZE),
-                Column("it_capacity_mw", "float64", "MW", "Installed IT capacity.",
-                       low=0, low_open=True),
-                Column("utilization", "float64", "1",
-                       "Average IT load as a share of IT capacity.", low=0, high=1,
-                       low_open=True),
-                Column("ai_share", "float64", "1", "Share of IT energy used by AI workloads.",
-                       low=0, high=1),
-                Column("training_share", "float64", "1",
-                       "Share of the AI part used for training (rest: inference).",
-                       low=0, high=1),
-                Column("pue", "float64", "1",
-                       "Measured power usage effectiveness; empty: use pue_assumptions.",
-                       required=False, low=1),
-                Column("commissioning_year", "Int64", "year",
-                       "Year the centre started operating (not after the base year).",
-                       required=False, low=1900, high=2100),
+                Column(
+                    "hub_id",
+                    "string",
+                    "",
+                    "Hub node the centre belongs to, if any.",
+                    required=False,
+                    references="hub_nodes.hub_id",
+                ),
+                Column("size_class", "string", "", "Large or small/medium centre.", allowed=_SIZE),
+                Column(
+                    "it_capacity_mw",
+                    "float64",
+                    "MW",
+                    "Installed IT capacity.",
+                    low=0,
+                    low_open=True,
+                ),
+                Column(
+                    "utilization",
+                    "float64",
+                    "1",
+                    "Average IT load as a share of IT capacity.",
+                    low=0,
+                    high=1,
+                    low_open=True,
+                ),
+                Column(
+                    "ai_share",
+                    "float64",
+                    "1",
+                    "Share of IT energy used by AI workloads.",
+                    low=0,
+                    high=1,
+                ),
+                Column(
+                    "training_share",
+                    "float64",
+                    "1",
+                    "Share of the AI part used for training (rest: inference).",
+                    low=0,
+                    high=1,
+                ),
+                Column(
+                    "pue",
+                    "float64",
+                    "1",
+                    "Measured power usage effectiveness; empty: use pue_assumptions.",
+                    required=False,
+                    low=1,
+                ),
+                Column(
+                    "commissioning_year",
+                    "Int64",
+                    "year",
+                    "Year the centre started operating (not after the base year).",
+                    required=False,
+                    low=1900,
+                    high=2100,
+                ),
             ),
             key=("center_id",),
             rules=(
@@ -237,11 +308,11 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
-            "pue_assumptions", "pue_assumptions.csv",
+            "pue_assumptions",
+            "pue_assumptions.csv",
             "PUE range per (size class, zone).",
             (
-                Column("size_class", "string", "", "Large or small/medium centre.",
-                       allowed=_SIZE),
+                Column("size_class", "string", "", "Large or small/medium centre.", allowed=_SIZE),
                 Column("zone", "string", "", "East or west zone.", allowed=_ZONE),
                 Column("pue_low", "float64", "1", "Low PUE.", low=1),
                 Column("pue_central", "float64", "1", "Central PUE.", low=1),
@@ -255,24 +326,32 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
-            "demand_history", "demand_history.csv",
+            "demand_history",
+            "demand_history.csv",
             "Total regional electricity consumption per year.",
             (
                 Column("region_id", "string", "", "Region.", references="regions.region_id"),
                 Column("year", "int64", "year", "Calendar year.", low=1900, high=2100),
-                Column("consumption_twh", "float64", "TWh",
-                       "Total electricity consumption of the region in the year.", low=0),
+                Column(
+                    "consumption_twh",
+                    "float64",
+                    "TWh",
+                    "Total electricity consumption of the region in the year.",
+                    low=0,
+                ),
             ),
             key=("region_id", "year"),
         ),
         Table(
-            "load_shapes", "load_shapes.csv",
+            "load_shapes",
+            "load_shapes.csv",
             "Normalised 24-hour load profile per workload.",
             (
                 Column("workload", "string", "", "Workload class.", allowed=WORKLOADS),
                 Column("hour", "int64", "hour", "Hour of day (local time).", low=0, high=23),
-                Column("factor", "float64", "1",
-                       "Load in the hour relative to the daily mean.", low=0),
+                Column(
+                    "factor", "float64", "1", "Load in the hour relative to the daily mean.", low=0
+                ),
             ),
             key=("workload", "hour"),
             rules=(
@@ -282,16 +361,28 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
-            "system_hourly", "system_hourly_load_2018_mw.csv",
+            "system_hourly",
+            "system_hourly_load_2018_mw.csv",
             "Optional: hourly total system load per region in 2018, one column per region.",
             (
-                Column("hour_of_year", "int64", "hour", "Hour of the year, 0 = Jan 1 00:00.",
-                       low=0, high=HOURS_PER_YEAR - 1),
+                Column(
+                    "hour_of_year",
+                    "int64",
+                    "hour",
+                    "Hour of the year, 0 = Jan 1 00:00.",
+                    low=0,
+                    high=HOURS_PER_YEAR - 1,
+                ),
             ),
             key=("hour_of_year",),
             optional=True,
-            wide=Column("<region_id>", "float64", "MW",
-                        "Total system load of the region in the hour.", low=0),
+            wide=Column(
+                "<region_id>",
+                "float64",
+                "MW",
+                "Total system load of the region in the hour.",
+                low=0,
+            ),
             rules=(
                 f"exactly {HOURS_PER_YEAR} rows",
                 "every column other than hour_of_year is a region_id of regions.csv",
@@ -308,8 +399,9 @@ def _dtype(col: Column) -> str | pd.StringDtype:
 def empty_typed_frame(table: Table) -> pd.DataFrame:
     """A zero-row frame with the typed columns of ``table`` (index ``source_row``)."""
     index = pd.Index([], dtype="int64", name=SOURCE_ROW)
-    return pd.DataFrame({c.name: pd.Series([], dtype=_dtype(c), index=index)
-                         for c in table.columns}, index=index)
+    return pd.DataFrame(
+        {c.name: pd.Series([], dtype=_dtype(c), index=index) for c in table.columns}, index=index
+    )
 
 
 def cast_typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
@@ -336,14 +428,27 @@ def glossary() -> pd.DataFrame:
             if c.references:
                 rule = (rule + "; " if rule else "") + f"must exist in {c.references}"
             default = "" if c.default is None else str(c.default)
-            rows.append((table.file, c.name, c.dtype, c.unit, c.required, default, rule,
-                         c.description))
+            rows.append(
+                (table.file, c.name, c.dtype, c.unit, c.required, default, rule, c.description)
+            )
         if table.key:
-            rows.append((table.file, "", "", "", True, "",
-                         "unique (" + ", ".join(table.key) + ")", table.description))
+            rows.append(
+                (
+                    table.file,
+                    "",
+                    "",
+                    "",
+                    True,
+                    "",
+                    "unique (" + ", ".join(table.key) + ")",
+                    table.description,
+                )
+            )
         rows += [(table.file, "", "", "", True, "", r, "") for r in table.rules]
-    return pd.DataFrame(rows, columns=["file", "column", "dtype", "unit", "required",
-                                       "default", "rule", "description"])
+    return pd.DataFrame(
+        rows,
+        columns=["file", "column", "dtype", "unit", "required", "default", "rule", "description"],
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -372,4 +477,3 @@ class InputTables:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""
         out = {name: getattr(self, name) for name in TABLES}
         return {k: v for k, v in out.items() if v is not None}
-

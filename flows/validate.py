@@ -41,8 +41,7 @@ __all__ = ["InputTables", "check_commissioning", "load_inputs", "read_csv_text"]
 # One grammar for numbers, whatever the parser: optional sign, digits with an optional
 # decimal point, optional exponent. No thousands separators, no hex, no nan/inf.
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
-               "-infinity"}
+_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
 def load_inputs(data_dir: Path) -> InputTables:
@@ -76,13 +75,12 @@ def load_inputs(data_dir: Path) -> InputTables:
         typed[table.name] = _typed_table(clean, table, typed)
     _check_references(typed)
     _check_pue_coverage(typed)
-    return InputTables(
-        **{name: typed.get(name) for name in TABLES}, raw=raw, hashes=hashes
-    )
+    return InputTables(**{name: typed.get(name) for name in TABLES}, raw=raw, hashes=hashes)
 
 
-def check_commissioning(centers: pd.DataFrame, base_year: int,
-                        file: str = "compute_centers.csv") -> None:
+def check_commissioning(
+    centers: pd.DataFrame, base_year: int, file: str = "compute_centers.csv"
+) -> None:
     """Refuse centres commissioned after the base year (the file is the base-year fleet).
 
     Args:
@@ -100,12 +98,13 @@ def check_commissioning(centers: pd.DataFrame, base_year: int,
     late = (years > base_year).fillna(False).to_numpy(dtype=bool)
     if late.any():
         pos = int(np.argmax(late))
-        row = (int(centers.index[pos]) if centers.index.name == SOURCE_ROW else pos + 2)
+        row = int(centers.index[pos]) if centers.index.name == SOURCE_ROW else pos + 2
         raise InputError(
             file,
             "the file lists the fleet operating in the base year: commissioning after "
             f"base year {base_year} is not supported yet (got {int(years.iloc[pos])})",
-            row=row, column="commissioning_year",
+            row=row,
+            column="commissioning_year",
         )
 
 
@@ -148,12 +147,13 @@ def _read(data: bytes, file: str) -> tuple[pd.DataFrame, pa.Table]:
     mask = pa.array(filled)
     index = pd.Index(rows[filled], name=SOURCE_ROW)
     raw = pd.DataFrame(
-        {names[i]: table.column(i).slice(1).filter(mask).to_pandas().set_axis(index)
-         for i in keep},
+        {names[i]: table.column(i).slice(1).filter(mask).to_pandas().set_axis(index) for i in keep},
         index=index,
     )
-    clean = pa.table({names[i]: trimmed[i].slice(1).filter(mask) for i in keep}
-                     | {SOURCE_ROW: pa.array(index.to_numpy())})
+    clean = pa.table(
+        {names[i]: trimmed[i].slice(1).filter(mask) for i in keep}
+        | {SOURCE_ROW: pa.array(index.to_numpy())}
+    )
     return raw, clean
 
 
@@ -163,15 +163,18 @@ def _check_utf8(data: bytes, file: str) -> bytes:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        bad = data[err.start:err.start + 1].hex()
-        raise InputError(file, f"not valid UTF-8 (byte 0x{bad} at byte offset {err.start}); "
-                         "save the file as UTF-8", row=line) from None
-    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+        bad = data[err.start : err.start + 1].hex()
+        raise InputError(
+            file,
+            f"not valid UTF-8 (byte 0x{bad} at byte offset {err.start}); save the file as UTF-8",
+            row=line,
+        ) from None
+    return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
 
 
 def _header(data: bytes, file: str) -> list[str]:
     # The header is the first CSV record; 1 MiB is plenty and avoids copying a large file.
-    head = data[:1 << 20].decode("utf-8", errors="ignore")
+    head = data[: 1 << 20].decode("utf-8", errors="ignore")
     try:
         header = next(csv.reader(io.StringIO(head, newline="")))
     except (csv.Error, StopIteration) as err:
@@ -179,8 +182,12 @@ def _header(data: bytes, file: str) -> list[str]:
     if len(header) == 1:
         for sep, name in ((";", "semicolon"), ("\t", "tab")):
             if sep in header[0]:
-                raise InputError(file, f"header looks {name}-separated; gridcast reads "
-                                 "comma-separated CSV (save as 'CSV UTF-8, comma')", row=1)
+                raise InputError(
+                    file,
+                    f"header looks {name}-separated; gridcast reads "
+                    "comma-separated CSV (save as 'CSV UTF-8, comma')",
+                    row=1,
+                )
     return header
 
 
@@ -190,23 +197,29 @@ def _parse(data: bytes, n_fields: int, file: str) -> pa.Table:
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True,
-                                           block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True,
-                                             ignore_empty_lines=False),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={f"f{i}": pa.string() for i in range(n_fields)},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except pa.ArrowException as err:
         row, found = _locate_bad_record(data.decode("utf-8"), n_fields)
         if row is None:
             raise InputError(file, f"malformed CSV: {err}") from None
-        raise InputError(file, f"malformed CSV: expected {n_fields} fields like the header, "
-                         f"found {found}", row=row) from None
+        raise InputError(
+            file,
+            f"malformed CSV: expected {n_fields} fields like the header, found {found}",
+            row=row,
+        ) from None
     if table.num_columns != n_fields or any(t != pa.string() for t in table.schema.types):
-        raise InputError(file, f"malformed CSV: header has {n_fields} fields, "
-                         f"rows have {table.num_columns}", row=1)
+        raise InputError(
+            file,
+            f"malformed CSV: header has {n_fields} fields, rows have {table.num_columns}",
+            row=1,
+        )
     return table
 
 
@@ -228,15 +241,19 @@ def _check_header(names: list[str], trimmed: list[pa.ChunkedArray], file: str) -
     for i, name in enumerate(names):
         if name == "":
             if pc.any(pc.not_equal(trimmed[i].slice(1), "")).as_py():
-                raise InputError(file, f"column number {i + 1} has values but no header name",
-                                 row=1)
+                raise InputError(
+                    file, f"column number {i + 1} has values but no header name", row=1
+                )
             continue
         if name == SOURCE_ROW:
-            raise InputError(file, f"column name {SOURCE_ROW!r} is reserved", row=1,
-                             column=name)
+            raise InputError(file, f"column name {SOURCE_ROW!r} is reserved", row=1, column=name)
         if name in seen:
-            raise InputError(file, f"duplicated column name (columns {seen[name] + 1} and "
-                             f"{i + 1})", row=1, column=name)
+            raise InputError(
+                file,
+                f"duplicated column name (columns {seen[name] + 1} and {i + 1})",
+                row=1,
+                column=name,
+            )
         seen[name] = i
         keep.append(i)
     return keep
@@ -245,23 +262,32 @@ def _check_header(names: list[str], trimmed: list[pa.ChunkedArray], file: str) -
 # --------------------------------------------------------------------------- typing
 
 
-def _fail(file: str, rows: np.ndarray, mask: np.ndarray, column: str, rule: str,
-          cells: pa.ChunkedArray | None = None) -> None:
+def _fail(
+    file: str,
+    rows: np.ndarray,
+    mask: np.ndarray,
+    column: str,
+    rule: str,
+    cells: pa.ChunkedArray | None = None,
+) -> None:
     """Raise an InputError on the first True of ``mask``; ``{v}`` in rule is the cell."""
     if not mask.any():
         return
     pos = int(np.argmax(mask))
     value = cells[pos].as_py() if cells is not None else None
-    raise InputError(file, rule.format(v=value, r=repr(value)), row=int(rows[pos]),
-                     column=column)
+    raise InputError(file, rule.format(v=value, r=repr(value)), row=int(rows[pos]), column=column)
 
 
 def _typed_table(clean: pa.Table, table: Table, typed: dict[str, pd.DataFrame]) -> pd.DataFrame:
     present = [n for n in clean.column_names if n != SOURCE_ROW]
     for col in table.columns:
         if col.required and col.name not in present:
-            raise InputError(table.file, f"required column is missing (header has: "
-                             f"{', '.join(present)})", row=1, column=col.name)
+            raise InputError(
+                table.file,
+                f"required column is missing (header has: {', '.join(present)})",
+                row=1,
+                column=col.name,
+            )
     specs = list(table.columns)
     if table.wide is not None:
         specs += _wide_specs(table, present, typed)
@@ -279,21 +305,26 @@ def _typed_table(clean: pa.Table, table: Table, typed: dict[str, pd.DataFrame]) 
 
 
 def _wide_specs(table: Table, present: list[str], typed: dict[str, pd.DataFrame]) -> list[Column]:
+    """One column spec per region column of a wide table (every one must be a region_id)."""
+    template = table.wide
+    if template is None:
+        return []
     known = {c.name for c in table.columns}
     regions = set(typed["regions"]["region_id"])
     extra = [n for n in present if n not in known]
     for name in extra:
         if name not in regions:
-            raise InputError(table.file, "column is not a region_id of regions.csv", row=1,
-                             column=name)
-    assert table.wide is not None
-    return [replace(table.wide, name=n, required=True) for n in extra]
+            raise InputError(
+                table.file, "column is not a region_id of regions.csv", row=1, column=name
+            )
+    return [replace(template, name=n, required=True) for n in extra]
 
 
 def _missing_column(col: Column, n: int) -> pd.api.extensions.ExtensionArray | np.ndarray:
     if col.dtype == "string":
-        return pd.array([col.default] * n if col.default is not None else [pd.NA] * n,
-                        dtype=pd.StringDtype())
+        return pd.array(
+            [col.default] * n if col.default is not None else [pd.NA] * n, dtype=pd.StringDtype()
+        )
     fill = np.nan if col.default is None else float(col.default)
     values = np.full(n, fill)
     return _to_dtype(values, np.isnan(values), col)
@@ -306,8 +337,14 @@ def _convert(cells: pa.ChunkedArray, rows: np.ndarray, col: Column, file: str):
     if not col.numeric:
         if col.allowed is not None:
             ok = pc.is_in(cells, value_set=pa.array(col.allowed)).to_numpy(zero_copy_only=False)
-            _fail(file, rows, ~ok & ~empty, col.name,
-                  f"must be one of {', '.join(col.allowed)}, got {{r}}", cells)
+            _fail(
+                file,
+                rows,
+                ~ok & ~empty,
+                col.name,
+                f"must be one of {', '.join(col.allowed)}, got {{r}}",
+                cells,
+            )
         nulled = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), cells)
         filled = nulled if col.default is None else pc.fill_null(nulled, col.default)
         return filled.to_pandas().astype(pd.StringDtype()).array
@@ -317,26 +354,44 @@ def _convert(cells: pa.ChunkedArray, rows: np.ndarray, col: Column, file: str):
     return _to_dtype(values, np.isnan(values), col)
 
 
-def _parse_numbers(cells: pa.ChunkedArray, empty: np.ndarray, rows: np.ndarray, col: Column,
-                   file: str) -> np.ndarray:
+def _parse_numbers(
+    cells: pa.ChunkedArray, empty: np.ndarray, rows: np.ndarray, col: Column, file: str
+) -> np.ndarray:
     ok = pc.match_substring_regex(cells, _NUMBER_RE)
     ok_np = ok.to_numpy(zero_copy_only=False)
     bad = ~ok_np & ~empty
     if bad.any():
         pos = int(np.argmax(bad))
         value = cells[pos].as_py()
-        rule = ("must be a finite number" if value.lower() in _NON_FINITE
-                else "must be a number")
+        rule = "must be a finite number" if value.lower() in _NON_FINITE else "must be a number"
         raise InputError(file, f"{rule}, got {value!r}", row=int(rows[pos]), column=col.name)
     nulled = pc.if_else(ok, cells, pa.scalar(None, pa.string()))
     values = pc.cast(nulled, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-    _fail(file, rows, ok_np & ~np.isfinite(values), col.name,
-          "must be a finite number, got {v}", cells)
+    _fail(
+        file,
+        rows,
+        ok_np & ~np.isfinite(values),
+        col.name,
+        "must be a finite number, got {v}",
+        cells,
+    )
     if col.integer:
-        _fail(file, rows, ok_np & (values != np.floor(values)), col.name,
-              "must be a whole number, got {v}", cells)
-    _fail(file, rows, ok_np & ~_in_range(values, col), col.name,
-          f"must be {col.rule_text()}, got {{v}}", cells)
+        _fail(
+            file,
+            rows,
+            ok_np & (values != np.floor(values)),
+            col.name,
+            "must be a whole number, got {v}",
+            cells,
+        )
+    _fail(
+        file,
+        rows,
+        ok_np & ~_in_range(values, col),
+        col.name,
+        f"must be {col.rule_text()}, got {{v}}",
+        cells,
+    )
     return values
 
 
@@ -374,11 +429,18 @@ def _check_key(frame: pd.DataFrame, table: Table) -> None:
     for k, v in zip(keys, values, strict=True):
         same &= (frame[k] == v).to_numpy(dtype=bool, na_value=False)
     first = int(frame.index[int(np.argmax(same))])
-    shown = (repr(values[0]) if len(keys) == 1
-             else "(" + ", ".join(f"{k}={v!r}" for k, v in zip(keys, values, strict=True)) + ")")
+    shown = (
+        repr(values[0])
+        if len(keys) == 1
+        else "(" + ", ".join(f"{k}={v!r}" for k, v in zip(keys, values, strict=True)) + ")"
+    )
     what = keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ")"
-    raise InputError(table.file, f"{what} must be unique: {shown} is already on row {first}",
-                     row=int(frame.index[pos]), column=keys[-1])
+    raise InputError(
+        table.file,
+        f"{what} must be unique: {shown} is already on row {first}",
+        row=int(frame.index[pos]),
+        column=keys[-1],
+    )
 
 
 def _scalar(value: object) -> object:
@@ -402,22 +464,35 @@ def _check_pue(frame: pd.DataFrame, table: Table) -> None:
     bad = low > mid
     if bad.any():
         pos = int(np.argmax(bad))
-        _fail(table.file, _rows(frame), bad, "pue_central",
-              f"{order}, got pue_low {low[pos]:g} > pue_central {mid[pos]:g}")
+        _fail(
+            table.file,
+            _rows(frame),
+            bad,
+            "pue_central",
+            f"{order}, got pue_low {low[pos]:g} > pue_central {mid[pos]:g}",
+        )
     bad = mid > high
     if bad.any():
         pos = int(np.argmax(bad))
-        _fail(table.file, _rows(frame), bad, "pue_high",
-              f"{order}, got pue_central {mid[pos]:g} > pue_high {high[pos]:g}")
+        _fail(
+            table.file,
+            _rows(frame),
+            bad,
+            "pue_high",
+            f"{order}, got pue_central {mid[pos]:g} > pue_high {high[pos]:g}",
+        )
 
 
 def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
     present = set(frame["workload"].unique())
     for w in WORKLOADS:
         if w not in present:
-            raise InputError(table.file, f"workload {w!r} is missing: each of "
-                             f"{', '.join(WORKLOADS)} needs 24 rows (hours 0-23)",
-                             column="workload")
+            raise InputError(
+                table.file,
+                f"workload {w!r} is missing: each of "
+                f"{', '.join(WORKLOADS)} needs 24 rows (hours 0-23)",
+                column="workload",
+            )
     groups = frame.reset_index().groupby("workload", sort=False)
     first_row = groups[SOURCE_ROW].min()
     counts = groups["hour"].count()
@@ -425,15 +500,22 @@ def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
         if n != 24:
             hours = set(frame.loc[frame["workload"] == w, "hour"])
             gap = min(set(range(24)) - hours)
-            raise InputError(table.file, f"workload {w!r} needs 24 rows (hours 0-23), "
-                             f"got {n}; hour {gap} is missing", row=int(first_row[w]),
-                             column="hour")
+            raise InputError(
+                table.file,
+                f"workload {w!r} needs 24 rows (hours 0-23), got {n}; hour {gap} is missing",
+                row=int(first_row[w]),
+                column="hour",
+            )
     means = groups["factor"].mean()
     for w, m in means.items():
         if abs(m - 1.0) > LOAD_SHAPE_MEAN_TOLERANCE:
-            raise InputError(table.file, f"the 24 factors of workload {w!r} must have mean 1 "
-                             f"(to {LOAD_SHAPE_MEAN_TOLERANCE:g}), got {m:.9g}",
-                             row=int(first_row[w]), column="factor")
+            raise InputError(
+                table.file,
+                f"the 24 factors of workload {w!r} must have mean 1 "
+                f"(to {LOAD_SHAPE_MEAN_TOLERANCE:g}), got {m:.9g}",
+                row=int(first_row[w]),
+                column="factor",
+            )
 
 
 def _check_system_hourly(frame: pd.DataFrame, table: Table) -> None:
@@ -441,8 +523,11 @@ def _check_system_hourly(frame: pd.DataFrame, table: Table) -> None:
     if n != 8760:
         missing = sorted(set(range(8760)) - set(frame["hour_of_year"]))
         hint = f"; hour_of_year {missing[0]} is missing" if missing else ""
-        raise InputError(table.file, f"must have exactly 8760 rows (hour_of_year 0-8759), "
-                         f"got {n}{hint}", column="hour_of_year")
+        raise InputError(
+            table.file,
+            f"must have exactly 8760 rows (hour_of_year 0-8759), got {n}{hint}",
+            column="hour_of_year",
+        )
 
 
 _TABLE_CHECKS = {
@@ -467,9 +552,12 @@ def _check_references(typed: dict[str, pd.DataFrame]) -> None:
             bad = values.notna().to_numpy() & ~known
             if bad.any():
                 pos = int(np.argmax(bad))
-                raise InputError(table.file, f"{values.iloc[pos]!r} is not a {ref_col} of "
-                                 f"{TABLES[ref_table].file}", row=int(frame.index[pos]),
-                                 column=col.name)
+                raise InputError(
+                    table.file,
+                    f"{values.iloc[pos]!r} is not a {ref_col} of {TABLES[ref_table].file}",
+                    row=int(frame.index[pos]),
+                    column=col.name,
+                )
 
 
 def _check_pue_coverage(typed: dict[str, pd.DataFrame]) -> None:
@@ -487,5 +575,6 @@ def _check_pue_coverage(typed: dict[str, pd.DataFrame]) -> None:
             TABLES["compute_centers"].file,
             f"{TABLES['pue_assumptions'].file} has no row for size_class {sizes.iloc[pos]!r}, "
             f"zone {zones.iloc[pos]!r} (the zone of region {centers['region_id'].iloc[pos]!r})",
-            row=int(centers.index[pos]), column="size_class",
+            row=int(centers.index[pos]),
+            column="size_class",
         )

@@ -79,8 +79,13 @@ _VIEW = "_gridcast_frame"
 
 
 @contextmanager
-def connect(warehouse: Path, *, read_only: bool = False, wait_seconds: float | None = None,
-            owner: str = "gridcast") -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    warehouse: Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float | None = None,
+    owner: str = "gridcast",
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse, waiting up to ``wait_seconds`` for another process's lock.
 
     Args:
@@ -159,8 +164,11 @@ def _owner_path(path: Path) -> Path:
 
 def _write_owner(path: Path, owner: str) -> Path:
     owner_file = _owner_path(path)
-    info = {"owner": owner, "pid": os.getpid(),
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    info = {
+        "owner": owner,
+        "pid": os.getpid(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     tmp = owner_file.with_name(f"{owner_file.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(info), encoding="utf-8")
     tmp.replace(owner_file)
@@ -189,8 +197,13 @@ def _busy_message(path: Path, wait: float, err: Exception) -> str:
 # --------------------------------------------------------------------------- inputs
 
 
-def store_inputs(warehouse: Path, tables: InputTables, *, wait_seconds: float | None = None,
-                 owner: str = "ingest") -> None:
+def store_inputs(
+    warehouse: Path,
+    tables: InputTables,
+    *,
+    wait_seconds: float | None = None,
+    owner: str = "ingest",
+) -> None:
     """Replace the stored inputs with ``tables`` in one transaction.
 
     Writes ``raw_<name>`` and ``core_<name>`` for every table (dropping both for an absent
@@ -244,10 +257,13 @@ def _write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame)
 def _inputs_frame(tables: InputTables) -> pd.DataFrame:
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     by_file = {t.file: t for t in TABLES.values()}
-    rows = [(file, digest, len(getattr(tables, by_file[file].name)), loaded_at)
-            for file, digest in tables.hashes.items()]
+    rows = [
+        (file, digest, len(getattr(tables, by_file[file].name)), loaded_at)
+        for file, digest in tables.hashes.items()
+    ]
     return pd.DataFrame(rows, columns=["file", "sha256", "rows", "loaded_at"]).astype(
-        {"file": "str", "sha256": "str", "rows": "int64", "loaded_at": "datetime64[us]"})
+        {"file": "str", "sha256": "str", "rows": "int64", "loaded_at": "datetime64[us]"}
+    )
 
 
 def read_inputs(warehouse: Path, *, wait_seconds: float | None = None) -> InputTables:
@@ -270,8 +286,9 @@ def read_inputs(warehouse: Path, *, wait_seconds: float | None = None) -> InputT
             core = _read_table(con, table.core_table)
             typed[table.name] = cast_typed(core, table)
             raw[table.name] = _read_table(con, table.raw_table).astype("str")
-        hashes = dict(con.execute(f'SELECT file, sha256 FROM "{INPUTS_TABLE}" ORDER BY file')
-                      .fetchall())
+        hashes = dict(
+            con.execute(f'SELECT file, sha256 FROM "{INPUTS_TABLE}" ORDER BY file').fetchall()
+        )
     return InputTables(**typed, raw=raw, hashes=hashes)
 
 
@@ -283,8 +300,9 @@ def _read_table(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- runs
 
 
-def record_run(warehouse: Path, run: dict[str, Any], *, wait_seconds: float | None = None,
-               owner: str = "run") -> None:
+def record_run(
+    warehouse: Path, run: dict[str, Any], *, wait_seconds: float | None = None, owner: str = "run"
+) -> None:
     """Insert or update one row of ``out_runs``, keyed by ``run["run_id"]``.
 
     Only the keys given are written, so a run can be recorded when it starts and
@@ -306,8 +324,10 @@ def record_run(warehouse: Path, run: dict[str, Any], *, wait_seconds: float | No
     on_conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     names = ", ".join(f'"{c}"' for c in cols)
     marks = ", ".join("?" for _ in cols)
-    sql = (f'INSERT INTO "{RUNS_TABLE}" ({names}) VALUES ({marks}) '
-           f'ON CONFLICT ("run_id") {on_conflict}')
+    sql = (
+        f'INSERT INTO "{RUNS_TABLE}" ({names}) VALUES ({marks}) '
+        f'ON CONFLICT ("run_id") {on_conflict}'
+    )
     with connect(warehouse, wait_seconds=wait_seconds, owner=owner) as con:
         con.execute(_create_runs_sql())
         con.execute(sql, values)
@@ -322,8 +342,7 @@ def _run_value(column: str, value: Any) -> Any:
     if value is None:
         return None
     if column in _JSON_COLUMNS:
-        return value if isinstance(value, str) else json.dumps(value, sort_keys=True,
-                                                               default=str)
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     if column in _TIME_COLUMNS:
         stamp = datetime.fromisoformat(value) if isinstance(value, str) else value
         if stamp.tzinfo is not None:
@@ -334,8 +353,12 @@ def _run_value(column: str, value: Any) -> Any:
 
 def list_runs(warehouse: Path, *, wait_seconds: float | None = None) -> pd.DataFrame:
     """All recorded runs, oldest first (an empty frame when there are none)."""
-    empty = pd.DataFrame({c: pd.Series([], dtype="datetime64[us]" if c in _TIME_COLUMNS
-                                       else "str") for c in RUN_COLUMNS})
+    empty = pd.DataFrame(
+        {
+            c: pd.Series([], dtype="datetime64[us]" if c in _TIME_COLUMNS else "str")
+            for c in RUN_COLUMNS
+        }
+    )
     if not Path(warehouse).exists():
         return empty
     with connect(warehouse, read_only=True, wait_seconds=wait_seconds) as con:
@@ -343,4 +366,5 @@ def list_runs(warehouse: Path, *, wait_seconds: float | None = None) -> pd.DataF
         if RUNS_TABLE not in present:
             return empty
         return con.execute(
-            f'SELECT * FROM "{RUNS_TABLE}" ORDER BY started_at NULLS LAST, run_id').df()
+            f'SELECT * FROM "{RUNS_TABLE}" ORDER BY started_at NULLS LAST, run_id'
+        ).df()

@@ -94,29 +94,71 @@ def headline_figure(
         name, colour = label(s), colours[s]
         lo, hi = _series(low, s, "facility_energy_twh"), _series(high, s, "facility_energy_twh")
         if len(lo) and len(hi):
-            fig.add_scatter(x=hi["year"], y=hi["facility_energy_twh"], mode="lines", line={"width": 0},
-                            legendgroup=name, showlegend=False, hoverinfo="skip")
-            fig.add_scatter(x=lo["year"], y=lo["facility_energy_twh"], mode="lines", line={"width": 0},
-                            fill="tonexty", fillcolor=_rgba(colour, 0.12), legendgroup=name,
-                            name=f"{name} p10–p90", showlegend=False, hoverinfo="skip")
+            fig.add_scatter(
+                x=hi["year"],
+                y=hi["facility_energy_twh"],
+                mode="lines",
+                line={"width": 0},
+                legendgroup=name,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+            fig.add_scatter(
+                x=lo["year"],
+                y=lo["facility_energy_twh"],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=_rgba(colour, 0.12),
+                legendgroup=name,
+                name=f"{name} p10–p90",
+                showlegend=False,
+                hoverinfo="skip",
+            )
         line = _series(mid, s, "facility_energy_twh")
-        fig.add_scatter(x=line["year"], y=line["facility_energy_twh"], mode="lines+markers", name=name,
-                        legendgroup=name, line={"color": colour, "width": 2.5}, marker={"size": 5},
-                        hovertemplate=f"{name}<br>%{{x}}: %{{y:,.1f}} TWh<extra></extra>")
+        fig.add_scatter(
+            x=line["year"],
+            y=line["facility_energy_twh"],
+            mode="lines+markers",
+            name=name,
+            legendgroup=name,
+            line={"color": colour, "width": 2.5},
+            marker={"size": 5},
+            hovertemplate=f"{name}<br>%{{x}}: %{{y:,.1f}} TWh<extra></extra>",
+        )
         rise = pd.to_numeric(rises.loc[rises["scenario"].astype(str) == s, "rise_start"]).dropna()
         at = line.loc[line["year"].isin(rise.astype(int))]
         if len(at):
-            fig.add_scatter(x=at["year"], y=at["facility_energy_twh"], mode="markers", legendgroup=name,
-                            name=f"{name}: rise starts", showlegend=False,
-                            marker={"symbol": "triangle-up", "size": 15, "color": colour,
-                                    "line": {"color": "black", "width": 1}},
-                            hovertemplate=f"{name}: rise starts %{{x}}<extra></extra>")
+            fig.add_scatter(
+                x=at["year"],
+                y=at["facility_energy_twh"],
+                mode="markers",
+                legendgroup=name,
+                name=f"{name}: rise starts",
+                showlegend=False,
+                marker={
+                    "symbol": "triangle-up",
+                    "size": 15,
+                    "color": colour,
+                    "line": {"color": "black", "width": 1},
+                },
+                hovertemplate=f"{name}: rise starts %{{x}}<extra></extra>",
+            )
     first, last, _ = years_of(national)
     _add_published(fig, published_estimates(published, first, last))
-    fig.add_scatter(x=[None], y=[None], mode="markers", name="▲ rise starts",
-                    marker={"symbol": "triangle-up", "size": 12, "color": "#777"})
-    fig.update_layout(yaxis_title="facility electricity, TWh/yr", xaxis_title="year",
-                      legend={"orientation": "h", "y": -0.18}, xaxis={"dtick": 1})
+    fig.add_scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        name="▲ rise starts",
+        marker={"symbol": "triangle-up", "size": 12, "color": "#777"},
+    )
+    fig.update_layout(
+        yaxis_title="facility electricity, TWh/yr",
+        xaxis_title="year",
+        legend={"orientation": "h", "y": -0.18},
+        xaxis={"dtick": 1},
+    )
     return styled(fig, "National compute-centre electricity by scenario", 520)
 
 
@@ -131,12 +173,21 @@ def _add_published(fig: go.Figure, estimates: pd.DataFrame) -> None:
     offsets = estimates.groupby("year").cumcount().to_numpy() * 0.12
     who = [label(p) for p in estimates["original_publisher"]]
     fig.add_scatter(
-        x=pd.to_numeric(estimates["year"]).to_numpy() + offsets, y=mid.to_numpy(), mode="markers",
+        x=pd.to_numeric(estimates["year"]).to_numpy() + offsets,
+        y=mid.to_numpy(),
+        mode="markers",
         name="published estimates (range)",
         marker={"symbol": "diamond-open", "size": 10, "color": "black"},
-        error_y={"type": "data", "symmetric": False, "array": (high - mid).to_numpy(),
-                 "arrayminus": (mid - low).to_numpy(), "color": "black", "thickness": 1.5},
-        text=who, hovertemplate="%{text}<br>%{customdata[0]:,.0f}–%{customdata[1]:,.0f} TWh<extra></extra>",
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": (high - mid).to_numpy(),
+            "arrayminus": (mid - low).to_numpy(),
+            "color": "black",
+            "thickness": 1.5,
+        },
+        text=who,
+        hovertemplate="%{text}<br>%{customdata[0]:,.0f}–%{customdata[1]:,.0f} TWh<extra></extra>",
         customdata=np.column_stack([low.to_numpy(), high.to_numpy()]),
     )
 
@@ -157,7 +208,9 @@ def map_figure(
     A dropdown switches scenario.
     """
     scenarios = scenarios_of(regional)
-    located = regions.dropna(subset=["lat", "lon"]).assign(region_id=lambda f: f["region_id"].astype(str))
+    located = regions.dropna(subset=["lat", "lon"]).assign(
+        region_id=lambda f: f["region_id"].astype(str)
+    )
     zones = sorted(located["zone"].astype(str).unique())
     zone_colour = {z: _ZONE_COLOURS[i % len(_ZONE_COLOURS)] for i, z in enumerate(zones)}
     mid = central(regional)
@@ -173,21 +226,47 @@ def map_figure(
             part = placed.loc[placed["zone"].astype(str) == z]
             indices.append(len(fig.data))
             fig.add_scatter(
-                x=part["lon"], y=part["lat"], mode="markers", visible=k == 0,
-                name=label(z), legendgroup=f"zone-{label(z)}", showlegend=True,
-                marker={"size": part["mw"].clip(lower=0.0).to_numpy(), "sizemode": "area",
-                        "sizeref": sizeref, "sizemin": 3, "color": zone_colour[z],
-                        "opacity": 0.75, "line": {"color": "white", "width": 1}},
-                text=[f"{label(r)} {label(n)}" for r, n in zip(part["region_id"], part["name"], strict=True)],
+                x=part["lon"],
+                y=part["lat"],
+                mode="markers",
+                visible=k == 0,
+                name=label(z),
+                legendgroup=f"zone-{label(z)}",
+                showlegend=True,
+                marker={
+                    "size": part["mw"].clip(lower=0.0).to_numpy(),
+                    "sizemode": "area",
+                    "sizeref": sizeref,
+                    "sizemin": 3,
+                    "color": zone_colour[z],
+                    "opacity": 0.75,
+                    "line": {"color": "white", "width": 1},
+                },
+                text=[
+                    f"{label(r)} {label(n)}"
+                    for r, n in zip(part["region_id"], part["name"], strict=True)
+                ],
                 customdata=part["mw"].to_numpy(),
-                hovertemplate="%{text}<br>peak %{customdata:,.0f} MW<extra>" + label(s) + "</extra>",
+                hovertemplate="%{text}<br>peak %{customdata:,.0f} MW<extra>"
+                + label(s)
+                + "</extra>",
             )
         visible_sets.append(indices)
     hub_index = len(fig.data)
     fig.add_scatter(
-        x=hubs["lon"], y=hubs["lat"], mode="markers", name="hub clusters",
-        marker={"symbol": "star-diamond", "size": 13, "color": "black", "line": {"color": "white", "width": 1}},
-        text=[f"{label(h)} ({label(r)})" for h, r in zip(hubs["name"], hubs["region_id"], strict=True)],
+        x=hubs["lon"],
+        y=hubs["lat"],
+        mode="markers",
+        name="hub clusters",
+        marker={
+            "symbol": "star-diamond",
+            "size": 13,
+            "color": "black",
+            "line": {"color": "white", "width": 1},
+        },
+        text=[
+            f"{label(h)} ({label(r)})" for h, r in zip(hubs["name"], hubs["region_id"], strict=True)
+        ],
         hovertemplate="%{text}<extra>hub</extra>",
     )
     buttons = []
@@ -197,17 +276,35 @@ def map_figure(
             visible[i] = True
         buttons.append({"label": label(s), "method": "update", "args": [{"visible": visible}]})
     fig.update_layout(
-        updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
-                      "y": 1.0, "yanchor": "bottom", "showactive": True}] if len(scenarios) > 1 else [],
-        xaxis={"title": "longitude °E", "scaleanchor": "y", "scaleratio": math.cos(math.radians(35))},
-        yaxis={"title": "latitude °N"}, legend={"title": {"text": "zone"}},
+        updatemenus=[
+            {
+                "buttons": buttons,
+                "direction": "down",
+                "x": 0.0,
+                "xanchor": "left",
+                "y": 1.0,
+                "yanchor": "bottom",
+                "showactive": True,
+            }
+        ]
+        if len(scenarios) > 1
+        else [],
+        xaxis={
+            "title": "longitude °E",
+            "scaleanchor": "y",
+            "scaleratio": math.cos(math.radians(35)),
+        },
+        yaxis={"title": "latitude °N"},
+        legend={"title": {"text": "zone"}},
     )
     styled(fig, f"Where: peak compute load in {year} by province (bubble area ~ MW)", 620)
     fig.update_layout(margin={"t": 100})
     return fig
 
 
-def small_multiples_figure(regional: pd.DataFrame, regions: pd.DataFrame, cols: int = 6) -> go.Figure:
+def small_multiples_figure(
+    regional: pd.DataFrame, regions: pd.DataFrame, cols: int = 6
+) -> go.Figure:
     """One panel per province: central facility TWh over time, one line per scenario."""
     scenarios = scenarios_of(regional)
     colours = scenario_colours(scenarios)
@@ -216,8 +313,11 @@ def small_multiples_figure(regional: pd.DataFrame, regions: pd.DataFrame, cols: 
     names = region_names(regions)
     rows = max(1, math.ceil(len(ids) / cols))
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{label(r)} {label(names.get(r, ''))}" for r in ids],
-        horizontal_spacing=0.035, vertical_spacing=min(0.3 / rows, 0.08),
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"{label(r)} {label(names.get(r, ''))}" for r in ids],
+        horizontal_spacing=0.035,
+        vertical_spacing=min(0.3 / rows, 0.08),
     )
     for i, rid in enumerate(ids):
         row, col = divmod(i, cols)
@@ -225,17 +325,25 @@ def small_multiples_figure(regional: pd.DataFrame, regions: pd.DataFrame, cols: 
         for s in scenarios:
             line = _series(part, s, "facility_energy_twh")
             fig.add_scatter(
-                x=line["year"], y=line["facility_energy_twh"], mode="lines", name=label(s),
-                legendgroup=label(s), showlegend=i == 0, line={"color": colours[s], "width": 1.6},
+                x=line["year"],
+                y=line["facility_energy_twh"],
+                mode="lines",
+                name=label(s),
+                legendgroup=label(s),
+                showlegend=i == 0,
+                line={"color": colours[s], "width": 1.6},
                 hovertemplate=f"{label(rid)} {label(s)}<br>%{{x}}: %{{y:,.2f}} TWh<extra></extra>",
-                row=row + 1, col=col + 1,
+                row=row + 1,
+                col=col + 1,
             )
     fig.update_annotations(font_size=11)
     fig.update_xaxes(tickfont_size=9, nticks=4)
     fig.update_yaxes(tickfont_size=9, nticks=4, rangemode="tozero")
     styled(fig, "Facility electricity by province, TWh/yr (central)", 130 + 165 * rows)
-    fig.update_layout(legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.0},
-                      margin={"b": 80, "t": 70})
+    fig.update_layout(
+        legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.0},
+        margin={"b": 80, "t": 70},
+    )
     return fig
 
 
@@ -244,18 +352,37 @@ def comparison_figure(national: pd.DataFrame, years: list[int]) -> go.Figure:
     scenarios = scenarios_of(national)
     colours = scenario_colours(scenarios)
     mid = central(national)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["facility electricity, TWh/yr",
-                                                        "compute share of national demand, %"])
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=["facility electricity, TWh/yr", "compute share of national demand, %"],
+    )
     at = mid.loc[mid["year"].isin(years)]
     for s in scenarios:
         part = _series(at, s, "facility_energy_twh")
-        fig.add_bar(x=part["year"].astype(str), y=part["facility_energy_twh"], name=label(s),
-                    legendgroup=label(s), marker_color=colours[s],
-                    hovertemplate=f"{label(s)} %{{x}}: %{{y:,.1f}} TWh<extra></extra>", row=1, col=1)
+        fig.add_bar(
+            x=part["year"].astype(str),
+            y=part["facility_energy_twh"],
+            name=label(s),
+            legendgroup=label(s),
+            marker_color=colours[s],
+            hovertemplate=f"{label(s)} %{{x}}: %{{y:,.1f}} TWh<extra></extra>",
+            row=1,
+            col=1,
+        )
         share = _series(mid, s, "compute_share")
-        fig.add_scatter(x=share["year"], y=share["compute_share"] * 100, mode="lines", name=label(s),
-                        legendgroup=label(s), showlegend=False, line={"color": colours[s]},
-                        hovertemplate=f"{label(s)} %{{x}}: %{{y:.2f}} %<extra></extra>", row=1, col=2)
+        fig.add_scatter(
+            x=share["year"],
+            y=share["compute_share"] * 100,
+            mode="lines",
+            name=label(s),
+            legendgroup=label(s),
+            showlegend=False,
+            line={"color": colours[s]},
+            hovertemplate=f"{label(s)} %{{x}}: %{{y:.2f}} %<extra></extra>",
+            row=1,
+            col=2,
+        )
     fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
     fig.update_xaxes(type="category", row=1, col=1)
     return styled(fig, "Scenario comparison", 460)
@@ -267,7 +394,9 @@ def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Fig
     fig = go.Figure()
     buttons = []
     for k, s in enumerate(scenarios):
-        part = sensitivity.loc[(sensitivity["scenario"].astype(str) == s) & (sensitivity["year"] == year_of[s])]
+        part = sensitivity.loc[
+            (sensitivity["scenario"].astype(str) == s) & (sensitivity["year"] == year_of[s])
+        ]
         low = pd.to_numeric(part["low_twh"])
         high = pd.to_numeric(part["high_twh"])
         order = (high - low).abs().sort_values().index
@@ -275,24 +404,48 @@ def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Fig
         centre = float(pd.to_numeric(part["central_twh"]).median()) if len(part) else 0.0
         params = [label(p) for p in part["parameter"]]
         fig.add_bar(
-            y=params, x=(high - low).abs().to_numpy(), base=np.minimum(low, high).to_numpy(),
-            orientation="h", visible=k == 0, name=label(s), marker_color="#4c78a8",
+            y=params,
+            x=(high - low).abs().to_numpy(),
+            base=np.minimum(low, high).to_numpy(),
+            orientation="h",
+            visible=k == 0,
+            name=label(s),
+            marker_color="#4c78a8",
             customdata=np.column_stack([low.to_numpy(), high.to_numpy()]),
             hovertemplate="%{y}: %{customdata[0]:,.1f} – %{customdata[1]:,.1f} TWh<extra></extra>",
         )
         visible = [i == k for i in range(len(scenarios))]
-        shape = {"type": "line", "x0": centre, "x1": centre, "yref": "paper", "y0": 0, "y1": 1,
-                 "line": {"color": "black", "dash": "dash"}}
-        buttons.append({"label": f"{label(s)} ({year_of[s]})", "method": "update",
-                        "args": [{"visible": visible}, {"shapes": [shape]}]})
+        shape = {
+            "type": "line",
+            "x0": centre,
+            "x1": centre,
+            "yref": "paper",
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": "black", "dash": "dash"},
+        }
+        buttons.append(
+            {
+                "label": f"{label(s)} ({year_of[s]})",
+                "method": "update",
+                "args": [{"visible": visible}, {"shapes": [shape]}],
+            }
+        )
         if k == 0:
             fig.add_shape(**shape)
     if len(scenarios) > 1:
-        fig.update_layout(updatemenus=[{"buttons": buttons, "x": 0.0, "xanchor": "left", "y": 1.0,
-                                        "yanchor": "bottom"}])
+        fig.update_layout(
+            updatemenus=[
+                {"buttons": buttons, "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}
+            ]
+        )
     fig.update_layout(showlegend=False, xaxis_title="national facility electricity, TWh/yr")
     n_params = int(sensitivity.groupby("scenario")["parameter"].nunique().max())
-    styled(fig, "Why: sensitivity of national TWh to each parameter (dashed = central)", 170 + 32 * n_params)
+    styled(
+        fig,
+        "Why: sensitivity of national TWh to each parameter (dashed = central)",
+        170 + 32 * n_params,
+    )
     fig.update_layout(margin={"l": 180, "t": 100})
     return fig
 
@@ -305,30 +458,61 @@ def rise_odds_figure(rise_odds: pd.DataFrame, regions: pd.DataFrame) -> go.Figur
     national = odds.loc[odds["region_id"] == NATIONAL_ID]
     provinces = odds.loc[odds["region_id"] != NATIONAL_ID]
     has_heat = len(provinces) > 0
-    fig = make_subplots(rows=1, cols=2 if has_heat else 1, column_widths=[0.4, 0.6] if has_heat else None,
-                        subplot_titles=["national", "provinces"] if has_heat else ["national"])
+    fig = make_subplots(
+        rows=1,
+        cols=2 if has_heat else 1,
+        column_widths=[0.4, 0.6] if has_heat else None,
+        subplot_titles=["national", "provinces"] if has_heat else ["national"],
+    )
     for s in scenarios:
         line = _series(national, s, "p_started")
-        fig.add_scatter(x=line["year"], y=line["p_started"] * 100, mode="lines+markers", name=label(s),
-                        line={"color": colours[s]},
-                        hovertemplate=f"{label(s)} %{{x}}: %{{y:.0f}} %<extra></extra>", row=1, col=1)
+        fig.add_scatter(
+            x=line["year"],
+            y=line["p_started"] * 100,
+            mode="lines+markers",
+            name=label(s),
+            line={"color": colours[s]},
+            hovertemplate=f"{label(s)} %{{x}}: %{{y:.0f}} %<extra></extra>",
+            row=1,
+            col=1,
+        )
     if has_heat:
         names = region_names(regions)
         buttons = []
         n_lines = len(fig.data)
         for k, s in enumerate(scenarios):
-            grid = provinces.loc[provinces["scenario"].astype(str) == s].pivot_table(
-                index="region_id", columns="year", values="p_started", aggfunc="first").sort_index()
-            fig.add_heatmap(z=grid.to_numpy() * 100, x=grid.columns.astype(int), visible=k == 0,
-                            y=[f"{label(r)} {label(names.get(r, ''))}" for r in grid.index],
-                            zmin=0, zmax=100, colorscale="Blues", colorbar={"title": {"text": "%"}},
-                            hovertemplate="%{y} %{x}: %{z:.0f} %<extra>" + label(s) + "</extra>",
-                            row=1, col=2)
+            grid = (
+                provinces.loc[provinces["scenario"].astype(str) == s]
+                .pivot_table(index="region_id", columns="year", values="p_started", aggfunc="first")
+                .sort_index()
+            )
+            fig.add_heatmap(
+                z=grid.to_numpy() * 100,
+                x=grid.columns.astype(int),
+                visible=k == 0,
+                y=[f"{label(r)} {label(names.get(r, ''))}" for r in grid.index],
+                zmin=0,
+                zmax=100,
+                colorscale="Blues",
+                colorbar={"title": {"text": "%"}},
+                hovertemplate="%{y} %{x}: %{z:.0f} %<extra>" + label(s) + "</extra>",
+                row=1,
+                col=2,
+            )
             visible = [True] * n_lines + [i == k for i in range(len(scenarios))]
             buttons.append({"label": label(s), "method": "restyle", "args": [{"visible": visible}]})
         if len(scenarios) > 1:
-            fig.update_layout(updatemenus=[{"buttons": buttons, "x": 0.45, "xanchor": "left", "y": 1.0,
-                                            "yanchor": "bottom"}])
+            fig.update_layout(
+                updatemenus=[
+                    {
+                        "buttons": buttons,
+                        "x": 0.45,
+                        "xanchor": "left",
+                        "y": 1.0,
+                        "yanchor": "bottom",
+                    }
+                ]
+            )
     fig.update_yaxes(title_text="P(rise started), %", range=[0, 100], row=1, col=1)
     if has_heat:
         fig.update_yaxes(autorange="reversed", row=1, col=2)

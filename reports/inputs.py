@@ -57,7 +57,9 @@ def central(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of the central estimate; p50 stands in for a scenario that has no central rows."""
     stat = frame["stat"].astype(str)
     has_central = frame.loc[stat == "central", "scenario"].astype(str).unique()
-    keep = (stat == "central") | ((stat == "p50") & ~frame["scenario"].astype(str).isin(has_central))
+    keep = (stat == "central") | (
+        (stat == "p50") & ~frame["scenario"].astype(str).isin(has_central)
+    )
     return frame.loc[keep].copy()
 
 
@@ -86,7 +88,10 @@ def published_estimates(published: pd.DataFrame, first: int, last: int) -> pd.Da
         return published.iloc[0:0]
     unit_ok = published["unit"].astype(str).str.strip().str.lower() == "twh"
     metric_ok = (
-        published["metric"].astype(str).str.lower().str.contains(PUBLISHED_METRIC.lower(), regex=False)
+        published["metric"]
+        .astype(str)
+        .str.lower()
+        .str.contains(PUBLISHED_METRIC.lower(), regex=False)
     )
     year = pd.to_numeric(published["year"], errors="coerce")
     keep = unit_ok & metric_ok & year.between(first, last)

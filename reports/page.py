@@ -77,7 +77,9 @@ class Section:
     blocks: list
 
 
-def chart(div_id: str, fig: go.Figure, caption: str, alternatives: list[Table] | None = None) -> Chart:
+def chart(
+    div_id: str, fig: go.Figure, caption: str, alternatives: list[Table] | None = None
+) -> Chart:
     """Wrap a figure; its JSON is plotly's own, which escapes ``<``, ``>`` and ``/``."""
     fig.update_layout(template="plotly_white")
     payload = fig.to_json()
@@ -124,8 +126,8 @@ def write_page(path: Path, page: str) -> Path:
             handle.write(page)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -21,7 +21,16 @@ from reports.inputs import (
     years_of,
 )
 from reports.page import Section, TableGroup, Text, chart, render_page, write_page
-from reports.tables import Table, frame_table, mapping_table, num, regional_table, text, turning_point_table, year_cell
+from reports.tables import (
+    Table,
+    frame_table,
+    mapping_table,
+    num,
+    regional_table,
+    text,
+    turning_point_table,
+    year_cell,
+)
 
 __all__ = ["render_report"]
 
@@ -79,25 +88,59 @@ def _summary_rows(inputs: ReportInputs) -> tuple[Table, list[str]]:
     names = region_names(inputs.regions)
     regional_end = central(inputs.regional).loc[lambda f: f["year"] == end]
     columns = [("scenario", False), ("description", False)] + [(f"{y} TWh", True) for y in years]
-    columns += [(f"{end} p10–p90 TWh", True), ("shape", False), ("rise starts", True),
-                (f"largest provinces {end}", False)]
+    columns += [
+        (f"{end} p10–p90 TWh", True),
+        ("shape", False),
+        ("rise starts", True),
+        (f"largest provinces {end}", False),
+    ]
     rows, lines = [], []
     for s in scenarios_of(national):
         values = mid.loc[mid["scenario"].astype(str) == s].set_index("year")["facility_energy_twh"]
-        lo = low.loc[(low["scenario"].astype(str) == s) & (low["year"] == end), "facility_energy_twh"]
-        hi = high.loc[(high["scenario"].astype(str) == s) & (high["year"] == end), "facility_energy_twh"]
-        band = (f"{lo.iloc[0]:,.0f}–{hi.iloc[0]:,.0f}", repr(float(hi.iloc[0] - lo.iloc[0]))) if len(lo) and len(hi) else ("–", "")
+        lo = low.loc[
+            (low["scenario"].astype(str) == s) & (low["year"] == end), "facility_energy_twh"
+        ]
+        hi = high.loc[
+            (high["scenario"].astype(str) == s) & (high["year"] == end), "facility_energy_twh"
+        ]
+        band = (
+            (f"{lo.iloc[0]:,.0f}–{hi.iloc[0]:,.0f}", repr(float(hi.iloc[0] - lo.iloc[0])))
+            if len(lo) and len(hi)
+            else ("–", "")
+        )
         shape = tps["shape"].get(s) if s in tps.index else None
         rise = tps["rise_start"].get(s) if s in tps.index else None
-        top = regional_end.loc[regional_end["scenario"].astype(str) == s].nlargest(3, "facility_energy_twh")
-        largest = ", ".join(f"{names.get(str(r), r)} {v:,.0f}" for r, v in zip(top["region_id"], top["facility_energy_twh"], strict=True))
-        rows.append([text(s), text(descriptions.get(s)), *[num(values.get(y)) for y in years], band,
-                     text(shape), year_cell(rise), text(largest)])
+        top = regional_end.loc[regional_end["scenario"].astype(str) == s].nlargest(
+            3, "facility_energy_twh"
+        )
+        largest = ", ".join(
+            f"{names.get(str(r), r)} {v:,.0f}"
+            for r, v in zip(top["region_id"], top["facility_energy_twh"], strict=True)
+        )
+        rows.append(
+            [
+                text(s),
+                text(descriptions.get(s)),
+                *[num(values.get(y)) for y in years],
+                band,
+                text(shape),
+                year_cell(rise),
+                text(largest),
+            ]
+        )
         path = " → ".join(f"{values.get(y, float('nan')):,.0f} TWh in {y}" for y in years)
-        when = "no rise within the horizon" if rise is None or pd.isna(rise) else f"rise starts {int(rise)}"
+        when = (
+            "no rise within the horizon"
+            if rise is None or pd.isna(rise)
+            else f"rise starts {int(rise)}"
+        )
         spread = f"; p10–p90 in {end}: {band[0]} TWh" if band[1] else ""
-        lines.append(f"{s}: {path}; shape {shape if shape is not None else 'unknown'}, {when}{spread}.")
-    return Table("summary-table", "National summary by scenario (central estimate)", columns, rows), lines
+        lines.append(
+            f"{s}: {path}; shape {shape if shape is not None else 'unknown'}, {when}{spread}."
+        )
+    return Table(
+        "summary-table", "National summary by scenario (central estimate)", columns, rows
+    ), lines
 
 
 def _summary_section(inputs: ReportInputs) -> Section:
@@ -107,18 +150,47 @@ def _summary_section(inputs: ReportInputs) -> Section:
     fig = figures.headline_figure(inputs.national, inputs.turning_points, inputs.published)
     alternatives = [table, _national_series_table(inputs.national)]
     if len(published):
-        alternatives.append(frame_table("published-table", "Published estimates drawn on the chart",
-                                        published[["year", "metric", "value_low", "value_high", "unit",
-                                                   "original_publisher", "source_id"]]))
-    caption = ("Lines: central estimate per scenario; shaded: p10–p90 (when the run has Monte Carlo draws); "
-               "triangles: year the rise starts; black diamonds with bars: published estimates (low–high).")
-    return Section("summary", "How much, and when it rises", [
-        Text(lines, bullets=True), chart("fig-headline", fig, caption, alternatives), table])
+        alternatives.append(
+            frame_table(
+                "published-table",
+                "Published estimates drawn on the chart",
+                published[
+                    [
+                        "year",
+                        "metric",
+                        "value_low",
+                        "value_high",
+                        "unit",
+                        "original_publisher",
+                        "source_id",
+                    ]
+                ],
+            )
+        )
+    caption = (
+        "Lines: central estimate per scenario; shaded: p10–p90 (when the run has Monte Carlo draws); "
+        "triangles: year the rise starts; black diamonds with bars: published estimates (low–high)."
+    )
+    return Section(
+        "summary",
+        "How much, and when it rises",
+        [Text(lines, bullets=True), chart("fig-headline", fig, caption, alternatives), table],
+    )
 
 
 def _national_series_table(national: pd.DataFrame) -> Table:
-    frame = national[["scenario", "year", "stat", "facility_energy_twh", "it_energy_twh", "peak_load_mw",
-                      "total_twh", "compute_share"]].sort_values(["scenario", "stat", "year"], kind="stable")
+    frame = national[
+        [
+            "scenario",
+            "year",
+            "stat",
+            "facility_energy_twh",
+            "it_energy_twh",
+            "peak_load_mw",
+            "total_twh",
+            "compute_share",
+        ]
+    ].sort_values(["scenario", "stat", "year"], kind="stable")
     return frame_table("national-series", "National series, all statistics", frame)
 
 
@@ -128,12 +200,24 @@ def _where_section(inputs: ReportInputs) -> Section:
     fig = figures.map_figure(inputs.regional, inputs.regions, inputs.hubs, year)
     located = inputs.regions.dropna(subset=["lat", "lon"])
     missing = inputs.regions.loc[~inputs.regions.index.isin(located.index)]
-    hubs = frame_table("hubs-table", "Hub clusters", inputs.hubs[["hub_id", "name", "region_id", "zone", "lat", "lon"]])
-    blocks = [chart("fig-map", fig, f"Bubble area ~ central peak compute load in {year} (MW), colour = zone; "
-                    "stars: hub clusters. Axes are longitude/latitude; no basemap.",
-                    [_peak_table(inputs, year), hubs])]
+    hubs = frame_table(
+        "hubs-table",
+        "Hub clusters",
+        inputs.hubs[["hub_id", "name", "region_id", "zone", "lat", "lon"]],
+    )
+    blocks = [
+        chart(
+            "fig-map",
+            fig,
+            f"Bubble area ~ central peak compute load in {year} (MW), colour = zone; "
+            "stars: hub clusters. Axes are longitude/latitude; no basemap.",
+            [_peak_table(inputs, year), hubs],
+        )
+    ]
     if len(missing):
-        names = ", ".join(f"{r} {n}" for r, n in zip(missing["region_id"], missing["name"], strict=True))
+        names = ", ".join(
+            f"{r} {n}" for r, n in zip(missing["region_id"], missing["name"], strict=True)
+        )
         blocks.append(Text([f"Not plotted (no coordinates): {names}."]))
     return Section("where", "Where: provinces and hub clusters", blocks)
 
@@ -141,12 +225,18 @@ def _where_section(inputs: ReportInputs) -> Section:
 def _peak_table(inputs: ReportInputs, year: int) -> Table:
     mid = central(inputs.regional)
     mid = mid.loc[mid["year"] == year].assign(region_id=lambda f: f["region_id"].astype(str))
-    frame = mid.pivot_table(index="region_id", columns="scenario", values="peak_load_mw", aggfunc="first")
+    frame = mid.pivot_table(
+        index="region_id", columns="scenario", values="peak_load_mw", aggfunc="first"
+    )
     frame.columns = [f"{c} peak MW" for c in frame.columns]
-    meta = inputs.regions.assign(region_id=inputs.regions["region_id"].astype(str)).set_index("region_id")
+    meta = inputs.regions.assign(region_id=inputs.regions["region_id"].astype(str)).set_index(
+        "region_id"
+    )
     shown = meta[["name", "zone", "lat", "lon"]].join(frame, how="right").reset_index()
     formats = {c: "{:,.0f}" for c in frame.columns} | {"lat": "{:.2f}", "lon": "{:.2f}"}
-    return frame_table("map-table", f"Central peak compute load in {year} (MW) by province", shown, formats)
+    return frame_table(
+        "map-table", f"Central peak compute load in {year} (MW) by province", shown, formats
+    )
 
 
 def _provinces_section(inputs: ReportInputs) -> Section:
@@ -156,31 +246,68 @@ def _provinces_section(inputs: ReportInputs) -> Section:
     series = []
     for i, s in enumerate(scenarios):
         grid = mid.loc[mid["scenario"].astype(str) == s].pivot_table(
-            index="region_id", columns="year", values="facility_energy_twh", aggfunc="first")
+            index="region_id", columns="year", values="facility_energy_twh", aggfunc="first"
+        )
         grid.columns = [str(y) for y in grid.columns]
-        series.append(frame_table(f"province-series-{i}", f"Scenario {s}: TWh/yr by province and year",
-                                  grid.reset_index(), {c: "{:,.2f}" for c in grid.columns}))
-    tables = [regional_table(s, inputs.regional, inputs.turning_points, inputs.regions, f"regional-{i}")
-              for i, s in enumerate(scenarios)]
-    return Section("provinces", "Provinces", [
-        chart("fig-provinces", fig, "One panel per province, central facility electricity per scenario "
-              "(each panel has its own scale).", series),
-        TableGroup("regional", "Scenario:", scenarios, tables),
-        Text(["Click a column header to sort. Compute share is of total regional electricity demand."],
-             bullets=False),
-    ])
+        series.append(
+            frame_table(
+                f"province-series-{i}",
+                f"Scenario {s}: TWh/yr by province and year",
+                grid.reset_index(),
+                {c: "{:,.2f}" for c in grid.columns},
+            )
+        )
+    tables = [
+        regional_table(s, inputs.regional, inputs.turning_points, inputs.regions, f"regional-{i}")
+        for i, s in enumerate(scenarios)
+    ]
+    return Section(
+        "provinces",
+        "Provinces",
+        [
+            chart(
+                "fig-provinces",
+                fig,
+                "One panel per province, central facility electricity per scenario "
+                "(each panel has its own scale).",
+                series,
+            ),
+            TableGroup("regional", "Scenario:", scenarios, tables),
+            Text(
+                [
+                    "Click a column header to sort. Compute share is of total regional electricity demand."
+                ],
+                bullets=False,
+            ),
+        ],
+    )
 
 
 def _turning_points_section(inputs: ReportInputs) -> Section:
     tps = inputs.turning_points
     scenarios = scenarios_of(tps)
-    tables = [turning_point_table(tps.loc[tps["scenario"].astype(str) == s], inputs.regions,
-                                  f"turning-points-{i}", f"Turning points, scenario {s}")
-              for i, s in enumerate(scenarios)]
-    return Section("turning-points", "When: turning points", [
-        Text(["'flat until' is the last year of the flat phase; 'rise starts' the first year of sustained "
-              "growth ('none in horizon' when it does not start by the end year). The national row comes first."]),
-        TableGroup("turning-points", "Scenario:", scenarios, tables)])
+    tables = [
+        turning_point_table(
+            tps.loc[tps["scenario"].astype(str) == s],
+            inputs.regions,
+            f"turning-points-{i}",
+            f"Turning points, scenario {s}",
+        )
+        for i, s in enumerate(scenarios)
+    ]
+    return Section(
+        "turning-points",
+        "When: turning points",
+        [
+            Text(
+                [
+                    "'flat until' is the last year of the flat phase; 'rise starts' the first year of sustained "
+                    "growth ('none in horizon' when it does not start by the end year). The national row comes first."
+                ]
+            ),
+            TableGroup("turning-points", "Scenario:", scenarios, tables),
+        ],
+    )
 
 
 def _comparison_section(inputs: ReportInputs) -> Section:
@@ -188,14 +315,33 @@ def _comparison_section(inputs: ReportInputs) -> Section:
     fig = figures.comparison_figure(inputs.national, years)
     mid = central(inputs.national)
     at = mid.loc[mid["year"].isin(years)]
-    frame = at.pivot_table(index="scenario", columns="year", values=["facility_energy_twh", "compute_share"],
-                           aggfunc="first", sort=False)
-    frame.columns = [f"{y} {'TWh' if v == 'facility_energy_twh' else 'compute share'}" for v, y in frame.columns]
+    frame = at.pivot_table(
+        index="scenario",
+        columns="year",
+        values=["facility_energy_twh", "compute_share"],
+        aggfunc="first",
+        sort=False,
+    )
+    frame.columns = [
+        f"{y} {'TWh' if v == 'facility_energy_twh' else 'compute share'}" for v, y in frame.columns
+    ]
     formats = {c: "{:,.1f}" if c.endswith("TWh") else "{:.2%}" for c in frame.columns}
-    alt = frame_table("comparison-table", "Scenarios at milestone years", frame.reset_index(), formats)
-    return Section("scenarios", "Scenario comparison", [
-        chart("fig-scenarios", fig, "Left: central national TWh at base year, 2030 and end year; right: compute "
-              "share of national electricity demand.", [alt])])
+    alt = frame_table(
+        "comparison-table", "Scenarios at milestone years", frame.reset_index(), formats
+    )
+    return Section(
+        "scenarios",
+        "Scenario comparison",
+        [
+            chart(
+                "fig-scenarios",
+                fig,
+                "Left: central national TWh at base year, 2030 and end year; right: compute "
+                "share of national electricity demand.",
+                [alt],
+            )
+        ],
+    )
 
 
 def _rise_odds_section(inputs: ReportInputs) -> Section:
@@ -208,12 +354,25 @@ def _rise_odds_section(inputs: ReportInputs) -> Section:
         y50 = part.loc[part["p"] >= 0.5, "year"].min()
         y90 = part.loc[part["p"] >= 0.9, "year"].min()
         rows.append({"scenario": s, "region_id": r, "P ≥ 50 % by": y50, "P ≥ 90 % by": y90})
-    table = frame_table("rise-odds-table", "First year the rise has started with probability ≥ 50 % / ≥ 90 %",
-                        pd.DataFrame(rows, columns=["scenario", "region_id", "P ≥ 50 % by", "P ≥ 90 % by"]),
-                        {"P ≥ 50 % by": "year", "P ≥ 90 % by": "year"})
-    return Section("rise-odds", "How sure: odds that the rise has started", [
-        chart("fig-rise-odds", fig, "Share of Monte Carlo draws in which the rise has started by each year "
-              "(left: national; right: provinces, scenario chosen in the menu).", [table])])
+    table = frame_table(
+        "rise-odds-table",
+        "First year the rise has started with probability ≥ 50 % / ≥ 90 %",
+        pd.DataFrame(rows, columns=["scenario", "region_id", "P ≥ 50 % by", "P ≥ 90 % by"]),
+        {"P ≥ 50 % by": "year", "P ≥ 90 % by": "year"},
+    )
+    return Section(
+        "rise-odds",
+        "How sure: odds that the rise has started",
+        [
+            chart(
+                "fig-rise-odds",
+                fig,
+                "Share of Monte Carlo draws in which the rise has started by each year "
+                "(left: national; right: provinces, scenario chosen in the menu).",
+                [table],
+            )
+        ],
+    )
 
 
 def _sensitivity_section(inputs: ReportInputs) -> Section:
@@ -223,14 +382,39 @@ def _sensitivity_section(inputs: ReportInputs) -> Section:
         years = set(pd.to_numeric(part["year"]).astype(int))
         year_of[s] = 2030 if 2030 in years else max(years)
     fig = figures.tornado_figure(sens, year_of)
-    shown = sens.assign(range_twh=(pd.to_numeric(sens["high_twh"]) - pd.to_numeric(sens["low_twh"])).abs())
+    shown = sens.assign(
+        range_twh=(pd.to_numeric(sens["high_twh"]) - pd.to_numeric(sens["low_twh"])).abs()
+    )
     shown = shown.sort_values(["scenario", "year", "range_twh"], ascending=[True, True, False])
-    table = frame_table("sensitivity-table", "Sensitivity: national TWh with each parameter at its low/high value",
-                        shown[["scenario", "year", "parameter", "low_twh", "central_twh", "high_twh", "range_twh",
-                               "rank_corr"]])
-    return Section("sensitivity", "Why: sensitivity", [
-        chart("fig-tornado", fig, "Each bar spans national TWh with one parameter at its low and high value, "
-              "others central; longest bar = most influential.", [table])])
+    table = frame_table(
+        "sensitivity-table",
+        "Sensitivity: national TWh with each parameter at its low/high value",
+        shown[
+            [
+                "scenario",
+                "year",
+                "parameter",
+                "low_twh",
+                "central_twh",
+                "high_twh",
+                "range_twh",
+                "rank_corr",
+            ]
+        ],
+    )
+    return Section(
+        "sensitivity",
+        "Why: sensitivity",
+        [
+            chart(
+                "fig-tornado",
+                fig,
+                "Each bar spans national TWh with one parameter at its low and high value, "
+                "others central; longest bar = most influential.",
+                [table],
+            )
+        ],
+    )
 
 
 def _coincident_section(inputs: ReportInputs) -> Section:
@@ -243,7 +427,8 @@ def _coincident_section(inputs: ReportInputs) -> Section:
     for i, s in enumerate(scenarios):
         part = co.loc[co["scenario"].astype(str) == s]
         wide = part.loc[part["year"].isin(years)].pivot_table(
-            index="region_id", columns="year", values="peak_increment_mw", aggfunc="first")
+            index="region_id", columns="year", values="peak_increment_mw", aggfunc="first"
+        )
         wide.columns = [f"{y} increment MW" for y in wide.columns]
         last = part.loc[part["year"] == end].set_index("region_id")
         wide[f"{end} system peak MW"] = last["system_peak_mw"]
@@ -251,33 +436,72 @@ def _coincident_section(inputs: ReportInputs) -> Section:
         wide[f"{end} increment share"] = last["peak_increment_mw"] / last["system_peak_mw"]
         wide = wide.sort_values(f"{end} increment MW", ascending=False)
         wide.insert(0, "name", wide.index.map(lambda r: names.get(r, r)))
-        formats = {c: "{:,.0f}" for c in wide.columns if c.endswith("MW")} | {f"{end} increment share": "{:.1%}"}
-        tables.append(frame_table(f"coincident-{i}", f"Scenario {s}: coincident system peak by province",
-                                  wide.reset_index(), formats))
-    return Section("coincident", "Coincident peak", [
-        Text([f"What compute centres add to each province's system peak (MW) at {', '.join(map(str, years))}, "
-              "largest first; share = increment / system peak without compute."]),
-        TableGroup("coincident", "Scenario:", scenarios, tables)])
+        formats = {c: "{:,.0f}" for c in wide.columns if c.endswith("MW")} | {
+            f"{end} increment share": "{:.1%}"
+        }
+        tables.append(
+            frame_table(
+                f"coincident-{i}",
+                f"Scenario {s}: coincident system peak by province",
+                wide.reset_index(),
+                formats,
+            )
+        )
+    return Section(
+        "coincident",
+        "Coincident peak",
+        [
+            Text(
+                [
+                    f"What compute centres add to each province's system peak (MW) at {', '.join(map(str, years))}, "
+                    "largest first; share = increment / system peak without compute."
+                ]
+            ),
+            TableGroup("coincident", "Scenario:", scenarios, tables),
+        ],
+    )
 
 
 def _backtest_section(inputs: ReportInputs) -> Section:
     bt = inputs.backtest.sort_values(["region_id", "model"])
-    return Section("backtest", "Baseline backtest", [
-        Text(["Rolling-origin backtest of the baseline (non-compute) demand models; MASE < 1 beats the drift "
-              "forecast; coverage80 should be near 80 %. 'selected' marks the model used."]),
-        frame_table("backtest-table", "Backtest by region and model", bt)])
+    return Section(
+        "backtest",
+        "Baseline backtest",
+        [
+            Text(
+                [
+                    "Rolling-origin backtest of the baseline (non-compute) demand models; MASE < 1 beats the drift "
+                    "forecast; coverage80 should be near 80 %. 'selected' marks the model used."
+                ]
+            ),
+            frame_table("backtest-table", "Backtest by region and model", bt),
+        ],
+    )
 
 
 def _sources_section(inputs: ReportInputs) -> Section:
     blocks: list = []
     if present(inputs.assumptions):
         assumed = inputs.assumptions["source"].astype(str).str.upper() == "ASSUMPTION"
-        blocks.append(Text([f"{int(assumed.sum())} of {len(assumed)} items are assumptions (source "
-                            "'ASSUMPTION'), not taken from a published source."]))
-        blocks.append(frame_table("assumptions-table", "Assumptions and their sources",
-                                  inputs.assumptions[["item", "value", "source"]]))
+        blocks.append(
+            Text(
+                [
+                    f"{int(assumed.sum())} of {len(assumed)} items are assumptions (source "
+                    "'ASSUMPTION'), not taken from a published source."
+                ]
+            )
+        )
+        blocks.append(
+            frame_table(
+                "assumptions-table",
+                "Assumptions and their sources",
+                inputs.assumptions[["item", "value", "source"]],
+            )
+        )
     if present(inputs.published):
-        blocks.append(frame_table("sources-table", "Published estimates (for comparison)", inputs.published))
+        blocks.append(
+            frame_table("sources-table", "Published estimates (for comparison)", inputs.published)
+        )
     if not blocks:
         blocks.append(Text(["No assumptions or published estimates were supplied."]))
     return Section("sources", "Assumptions and sources", blocks)
@@ -286,9 +510,13 @@ def _sources_section(inputs: ReportInputs) -> Section:
 def _metadata_section(metadata: dict) -> Section:
     scalars = {k: v for k, v in metadata.items() if not isinstance(v, dict | list)}
     blocks: list = [mapping_table("meta-run", "Run", scalars, "field")] if scalars else []
-    for i, (key, value) in enumerate((k, v) for k, v in metadata.items() if isinstance(v, dict | list)):
+    for i, (key, value) in enumerate(
+        (k, v) for k, v in metadata.items() if isinstance(v, dict | list)
+    ):
         title = str(key).replace("_", " ")
-        blocks.append(mapping_table(f"meta-{i}", title, value if isinstance(value, dict) else {key: value}))
+        blocks.append(
+            mapping_table(f"meta-{i}", title, value if isinstance(value, dict) else {key: value})
+        )
     if not blocks:
         blocks.append(Text(["No run metadata was supplied."]))
     return Section("metadata", "Run metadata", blocks)

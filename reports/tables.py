@@ -128,7 +128,9 @@ def _flatten(prefix: str, value: object, out: list[tuple[str, str]]) -> None:
         for i, item in enumerate(value):
             _flatten(f"{prefix}[{i}]", item, out)
     else:
-        shown = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        shown = (
+            value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        )
         out.append((prefix, shown))
 
 
@@ -144,11 +146,15 @@ def regional_table(
     end = years[-1]
     rows_of = regional.loc[regional["scenario"].astype(str) == scenario]
     mid = central(rows_of)
-    energy = mid.pivot_table(index="region_id", columns="year", values="facility_energy_twh", aggfunc="first")
+    energy = mid.pivot_table(
+        index="region_id", columns="year", values="facility_energy_twh", aggfunc="first"
+    )
     last = mid.loc[mid["year"] == end].set_index("region_id")
     low = _at_year(stat_rows(rows_of, "p10"), end)
     high = _at_year(stat_rows(rows_of, "p90"), end)
-    tps = turning_points.loc[turning_points["scenario"].astype(str) == scenario].set_index("region_id")
+    tps = turning_points.loc[turning_points["scenario"].astype(str) == scenario].set_index(
+        "region_id"
+    )
     meta = regions.set_index("region_id")
     names = region_names(regions)
     columns = [("region", False), ("name", False), ("zone", False)]
@@ -165,7 +171,11 @@ def regional_table(
         band = ("–", "")
         if rid in low.index and rid in high.index:
             band = (f"{low[rid]:,.1f}–{high[rid]:,.1f}", repr(float(high[rid] - low[rid])))
-        row = [text(rid), text(names.get(rid, rid)), text(meta["zone"].get(rid) if rid in meta.index else None)]
+        row = [
+            text(rid),
+            text(names.get(rid, rid)),
+            text(meta["zone"].get(rid) if rid in meta.index else None),
+        ]
         row += [num(energy.at[rid, y]) if y in energy.columns else num(None) for y in years]
         row += [
             num(last["peak_load_mw"].get(rid), "{:,.0f}"),
@@ -185,7 +195,10 @@ def _at_year(frame: pd.DataFrame, year: int) -> pd.Series:
 
 
 def turning_point_table(
-    turning_points: pd.DataFrame, regions: pd.DataFrame, table_id: str, caption: str = "Turning points"
+    turning_points: pd.DataFrame,
+    regions: pd.DataFrame,
+    table_id: str,
+    caption: str = "Turning points",
 ) -> Table:
     """Turning points with region names; the national row first in each scenario."""
     names = {**region_names(regions), NATIONAL_ID: "national"}

@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flows.compare import compare_scenarios, flatten_parameters, open_run, summary_text, write_comparison
+from flows.compare import (
+    compare_scenarios,
+    flatten_parameters,
+    open_run,
+    summary_text,
+    write_comparison,
+)
 from flows.errors import GridcastError
 
 NAMES = ["reference", "efficiency_led", "hub_push"]
@@ -133,7 +139,11 @@ def test_summary_text_matches_the_run(run_dir: Path, comp) -> None:
         v2030 = nat[(nat.scenario == s) & (nat.year == 2030)]["facility_energy_twh"].iloc[0]
         v2035 = nat[(nat.scenario == s) & (nat.year == 2035)]["facility_energy_twh"].iloc[0]
         assert f"{v2030:,.1f}" in lines[s] and f"{v2035:,.1f}" in lines[s]
-    assert "flat-then-rising" in lines["efficiency_led"] and "2028" in lines["efficiency_led"]
+    tp = pd.read_parquet(run_dir / "turning_points.parquet").astype({"scenario": str, "region_id": str})
+    for s in NAMES:
+        row = tp[(tp.scenario == s) & (tp.region_id == "ALL")].iloc[0]
+        cells = [c.strip() for c in lines[s].split("|")]
+        assert cells[-3] == row["shape"] and cells[-2] == str(row["rise_start"])
 
 
 def test_write_comparison_round_trips(tmp_path: Path, comp, monkeypatch: pytest.MonkeyPatch) -> None:

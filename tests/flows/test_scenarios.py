@@ -201,7 +201,7 @@ def test_shipped_scenarios_say_what_their_names_promise() -> None:
         assert getattr(chips.growth, w)[1] > getattr(ref.growth, w)[1]
     hub = got["hub_push"]
     assert hub.hubs.training_shift_to_hubs[1] > ref.hubs.training_shift_to_hubs[1]
-    assert hub.hubs.assignment_radius_km[1] > ref.hubs.assignment_radius_km[1]
+    assert hub.hubs.assignment_radius_km[0] > ref.hubs.assignment_radius_km[0]
     assert hub.pue.new_build_cap["west"].value == (1.2, 1.2, 1.2)
     assert hub.pue.new_build_cap["east"].value == (1.25, 1.25, 1.25)
     assert hub.pue.new_build_cap["east"].from_year == hub.pue.new_build_cap["west"].from_year == 2025

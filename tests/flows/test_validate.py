@@ -43,7 +43,8 @@ XJ,2023,380
 """
 # general rows are spreadsheet rows 2-25, training 26-49, inference 50-73.
 SHAPES = "workload,hour,factor\n" + "".join(
-    f"{w},{h},1\n" for w in ("general", "training", "inference") for h in range(24))
+    f"{w},{h},1\n" for w in ("general", "training", "inference") for h in range(24)
+)
 
 BASE = {
     "regions.csv": REGIONS,
@@ -75,8 +76,9 @@ def set_cell(text: str, row: int, column: str, value: str) -> str:
     return out.getvalue()
 
 
-def expect_error(folder: Path, file: str, row: int | None, column: str | None,
-                 rule: str) -> InputError:
+def expect_error(
+    folder: Path, file: str, row: int | None, column: str | None, rule: str
+) -> InputError:
     with pytest.raises(InputError) as info:
         load_inputs(folder)
     err = info.value
@@ -101,22 +103,37 @@ CELL_CASES = [
     ("compute_centers.csv", 2, "pue", "0.95", "must be >= 1, got 0.95"),
     ("compute_centers.csv", 2, "lat", "91", "must be in [-90, 90], got 91"),
     ("compute_centers.csv", 2, "lon", "-181", "must be in [-180, 180], got -181"),
-    ("compute_centers.csv", 3, "size_class", "huge",
-     "must be one of large, small_medium, got 'huge'"),
+    (
+        "compute_centers.csv",
+        3,
+        "size_class",
+        "huge",
+        "must be one of large, small_medium, got 'huge'",
+    ),
     ("compute_centers.csv", 2, "it_capacity_mw", "abc", "must be a number, got 'abc'"),
     ("compute_centers.csv", 2, "it_capacity_mw", "1,000", "must be a number, got '1,000'"),
     ("compute_centers.csv", 3, "it_capacity_mw", "inf", "must be a finite number, got 'inf'"),
     ("compute_centers.csv", 3, "utilization", "NaN", "must be a finite number, got 'NaN'"),
     ("compute_centers.csv", 2, "it_capacity_mw", "1e999", "must be a finite number, got 1e999"),
-    ("compute_centers.csv", 2, "commissioning_year", "2020.5",
-     "must be a whole number, got 2020.5"),
+    (
+        "compute_centers.csv",
+        2,
+        "commissioning_year",
+        "2020.5",
+        "must be a whole number, got 2020.5",
+    ),
     ("compute_centers.csv", 2, "commissioning_year", "1850", "must be in [1900, 2100], got 1850"),
     ("compute_centers.csv", 3, "name", "", "a value is required, got an empty cell"),
     ("compute_centers.csv", 2, "it_capacity_mw", "  ", "a value is required, got an empty cell"),
     ("compute_centers.csv", 3, "region_id", "ZZ", "'ZZ' is not a region_id of regions.csv"),
     ("compute_centers.csv", 3, "hub_id", "H9", "'H9' is not a hub_id of hub_nodes.csv"),
-    ("compute_centers.csv", 3, "center_id", "C1",
-     "center_id must be unique: 'C1' is already on row 2"),
+    (
+        "compute_centers.csv",
+        3,
+        "center_id",
+        "C1",
+        "center_id must be unique: 'C1' is already on row 2",
+    ),
     ("regions.csv", 3, "zone", "north", "must be one of east, west, got 'north'"),
     ("regions.csv", 2, "diffusion_lag_years", "-1", "must be >= 0, got -1"),
     ("regions.csv", 3, "region_id", "BJ", "region_id must be unique: 'BJ' is already on row 2"),
@@ -124,36 +141,59 @@ CELL_CASES = [
     ("hub_nodes.csv", 2, "lat", "", "a value is required, got an empty cell"),
     ("hub_nodes.csv", 2, "zone", "south", "must be one of east, west, got 'south'"),
     ("pue_assumptions.csv", 2, "pue_low", "0.9", "must be >= 1, got 0.9"),
-    ("pue_assumptions.csv", 2, "pue_central", "1.1",
-     "must satisfy pue_low <= pue_central <= pue_high, got pue_low 1.2 > pue_central 1.1"),
-    ("pue_assumptions.csv", 3, "pue_high", "1.45",
-     "must satisfy pue_low <= pue_central <= pue_high, got pue_central 1.5 > pue_high 1.45"),
+    (
+        "pue_assumptions.csv",
+        2,
+        "pue_central",
+        "1.1",
+        "must satisfy pue_low <= pue_central <= pue_high, got pue_low 1.2 > pue_central 1.1",
+    ),
+    (
+        "pue_assumptions.csv",
+        3,
+        "pue_high",
+        "1.45",
+        "must satisfy pue_low <= pue_central <= pue_high, got pue_central 1.5 > pue_high 1.45",
+    ),
     ("demand_history.csv", 3, "consumption_twh", "-1", "must be >= 0, got -1"),
     ("demand_history.csv", 2, "year", "2023.5", "must be a whole number, got 2023.5"),
     ("demand_history.csv", 2, "year", "twenty", "must be a number, got 'twenty'"),
     ("demand_history.csv", 3, "region_id", "ZZ", "'ZZ' is not a region_id of regions.csv"),
     ("load_shapes.csv", 5, "hour", "24", "must be in [0, 23], got 24"),
     ("load_shapes.csv", 30, "factor", "-1", "must be >= 0, got -1"),
-    ("load_shapes.csv", 50, "workload", "batch",
-     "must be one of general, training, inference, got 'batch'"),
+    (
+        "load_shapes.csv",
+        50,
+        "workload",
+        "batch",
+        "must be one of general, training, inference, got 'batch'",
+    ),
     ("load_shapes.csv", 3, "hour", "0", "(workload, hour) must be unique"),
-    ("load_shapes.csv", 2, "factor", "1.0001",
-     "the 24 factors of workload 'general' must have mean 1"),
+    (
+        "load_shapes.csv",
+        2,
+        "factor",
+        "1.0001",
+        "the 24 factors of workload 'general' must have mean 1",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("file", "row", "column", "value", "rule"), CELL_CASES,
-                         ids=[f"{c[0]}:{c[2]}={c[3]!r}" for c in CELL_CASES])
-def test_cell_rule(tmp_path: Path, file: str, row: int, column: str, value: str,
-                   rule: str) -> None:
+@pytest.mark.parametrize(
+    ("file", "row", "column", "value", "rule"),
+    CELL_CASES,
+    ids=[f"{c[0]}:{c[2]}={c[3]!r}" for c in CELL_CASES],
+)
+def test_cell_rule(tmp_path: Path, file: str, row: int, column: str, value: str, rule: str) -> None:
     write(tmp_path, {file: set_cell(BASE[file], row, column, value)})
     expect_error(tmp_path, file, row, column, rule)
 
 
 def test_half_a_coordinate_is_refused(tmp_path: Path) -> None:
     write(tmp_path, {"compute_centers.csv": set_cell(CENTERS, 3, "lat", "40")})
-    expect_error(tmp_path, "compute_centers.csv", 3, "lon",
-                 "lat and lon must both be given or both be empty")
+    expect_error(
+        tmp_path, "compute_centers.csv", 3, "lon", "lat and lon must both be given or both be empty"
+    )
 
 
 def test_factor_mean_within_tolerance_is_accepted(tmp_path: Path) -> None:
@@ -164,37 +204,54 @@ def test_factor_mean_within_tolerance_is_accepted(tmp_path: Path) -> None:
 
 def test_demand_one_row_per_region_and_year(tmp_path: Path) -> None:
     write(tmp_path, {"demand_history.csv": DEMAND + "BJ,2023,131\n"})
-    expect_error(tmp_path, "demand_history.csv", 4, "year",
-                 "(region_id, year) must be unique: (region_id='BJ', year=2023) is already "
-                 "on row 2")
+    expect_error(
+        tmp_path,
+        "demand_history.csv",
+        4,
+        "year",
+        "(region_id, year) must be unique: (region_id='BJ', year=2023) is already on row 2",
+    )
 
 
 def test_pue_one_row_per_size_class_and_zone(tmp_path: Path) -> None:
     write(tmp_path, {"pue_assumptions.csv": PUE + "large,east,1.1,1.2,1.3\n"})
-    expect_error(tmp_path, "pue_assumptions.csv", 4, "zone",
-                 "(size_class, zone) must be unique: (size_class='large', zone='east') is "
-                 "already on row 2")
+    expect_error(
+        tmp_path,
+        "pue_assumptions.csv",
+        4,
+        "zone",
+        "(size_class, zone) must be unique: (size_class='large', zone='east') is already on row 2",
+    )
 
 
 def test_pue_row_required_for_every_size_class_and_zone_in_use(tmp_path: Path) -> None:
     write(tmp_path, {"pue_assumptions.csv": set_cell(PUE, 3, "zone", "east")})
-    expect_error(tmp_path, "compute_centers.csv", 3, "size_class",
-                 "pue_assumptions.csv has no row for size_class 'small_medium', zone 'west'")
+    expect_error(
+        tmp_path,
+        "compute_centers.csv",
+        3,
+        "size_class",
+        "pue_assumptions.csv has no row for size_class 'small_medium', zone 'west'",
+    )
 
 
 def test_every_workload_required(tmp_path: Path) -> None:
     without_inference = "".join(SHAPES.splitlines(keepends=True)[:49])
     write(tmp_path, {"load_shapes.csv": without_inference})
-    expect_error(tmp_path, "load_shapes.csv", None, "workload",
-                 "workload 'inference' is missing")
+    expect_error(tmp_path, "load_shapes.csv", None, "workload", "workload 'inference' is missing")
 
 
 def test_every_hour_required(tmp_path: Path) -> None:
     lines = SHAPES.splitlines(keepends=True)
     del lines[30]  # training, hour 5 (spreadsheet row 31)
     write(tmp_path, {"load_shapes.csv": "".join(lines)})
-    expect_error(tmp_path, "load_shapes.csv", 26, "hour",
-                 "workload 'training' needs 24 rows (hours 0-23), got 23; hour 5 is missing")
+    expect_error(
+        tmp_path,
+        "load_shapes.csv",
+        26,
+        "hour",
+        "workload 'training' needs 24 rows (hours 0-23), got 23; hour 5 is missing",
+    )
 
 
 # ------------------------------------------------------------------ whole-file rules
@@ -204,38 +261,111 @@ FILE_CASES = [
     ("missing file", "hub_nodes.csv", None, None, None, "required file not found"),
     ("empty file", "regions.csv", b"", None, None, "file is empty"),
     ("blank file", "regions.csv", "\n \r\n", None, None, "file is empty"),
-    ("header only", "demand_history.csv", "region_id,year,consumption_twh\n", None, None,
-     "header but no data rows"),
-    ("header only, no newline", "demand_history.csv", "region_id,year,consumption_twh",
-     None, None, "header but no data rows"),
-    ("missing column", "compute_centers.csv",
-     CENTERS.replace(",it_capacity_mw", ",capacity"), 1, "it_capacity_mw",
-     "required column is missing"),
+    (
+        "header only",
+        "demand_history.csv",
+        "region_id,year,consumption_twh\n",
+        None,
+        None,
+        "header but no data rows",
+    ),
+    (
+        "header only, no newline",
+        "demand_history.csv",
+        "region_id,year,consumption_twh",
+        None,
+        None,
+        "header but no data rows",
+    ),
+    (
+        "missing column",
+        "compute_centers.csv",
+        CENTERS.replace(",it_capacity_mw", ",capacity"),
+        1,
+        "it_capacity_mw",
+        "required column is missing",
+    ),
     ("no header", "regions.csv", HEADERLESS, 1, "region_id", "required column is missing"),
-    ("duplicated column", "hub_nodes.csv", "hub_id,name,lat,lon,zone,name\n"
-     "H1,A,39.9,116.4,east,B\n", 1, "name", "duplicated column name (columns 2 and 6)"),
-    ("semicolons", "regions.csv", REGIONS.replace(",", ";"), 1, None,
-     "header looks semicolon-separated"),
+    (
+        "duplicated column",
+        "hub_nodes.csv",
+        "hub_id,name,lat,lon,zone,name\nH1,A,39.9,116.4,east,B\n",
+        1,
+        "name",
+        "duplicated column name (columns 2 and 6)",
+    ),
+    (
+        "semicolons",
+        "regions.csv",
+        REGIONS.replace(",", ";"),
+        1,
+        None,
+        "header looks semicolon-separated",
+    ),
     ("tabs", "regions.csv", REGIONS.replace(",", "\t"), 1, None, "header looks tab-separated"),
-    ("latin-1", "regions.csv", "region_id,name,zone\nBJ,Pékin,east\n".encode("latin-1"), 2,
-     None, "not valid UTF-8 (byte 0xe9"),
-    ("gbk", "regions.csv", "region_id,name,zone\nBJ,Beijing,east\nXJ,新疆,west\n".encode("gbk"),
-     3, None, "not valid UTF-8"),
-    ("extra field", "compute_centers.csv", CENTERS + "C3,G,BJ,,,,large,1,1,1,1,,,oops\n", 4,
-     None, "malformed CSV: expected 13 fields like the header, found 14"),
-    ("short row", "hub_nodes.csv", HUBS + "H2,B,30\n", 3, None,
-     "malformed CSV: expected 5 fields like the header, found 3"),
-    ("unnamed column with values", "hub_nodes.csv", "hub_id,name,lat,lon,zone,\n"
-     "H1,A,39.9,116.4,east,x\n", 1, None, "column number 6 has values but no header name"),
-    ("reserved column", "hub_nodes.csv", "hub_id,name,lat,lon,zone,source_row\n"
-     "H1,A,39.9,116.4,east,1\n", 1, "source_row", "column name 'source_row' is reserved"),
+    (
+        "latin-1",
+        "regions.csv",
+        "region_id,name,zone\nBJ,Pékin,east\n".encode("latin-1"),
+        2,
+        None,
+        "not valid UTF-8 (byte 0xe9",
+    ),
+    (
+        "gbk",
+        "regions.csv",
+        "region_id,name,zone\nBJ,Beijing,east\nXJ,新疆,west\n".encode("gbk"),
+        3,
+        None,
+        "not valid UTF-8",
+    ),
+    (
+        "extra field",
+        "compute_centers.csv",
+        CENTERS + "C3,G,BJ,,,,large,1,1,1,1,,,oops\n",
+        4,
+        None,
+        "malformed CSV: expected 13 fields like the header, found 14",
+    ),
+    (
+        "short row",
+        "hub_nodes.csv",
+        HUBS + "H2,B,30\n",
+        3,
+        None,
+        "malformed CSV: expected 5 fields like the header, found 3",
+    ),
+    (
+        "unnamed column with values",
+        "hub_nodes.csv",
+        "hub_id,name,lat,lon,zone,\nH1,A,39.9,116.4,east,x\n",
+        1,
+        None,
+        "column number 6 has values but no header name",
+    ),
+    (
+        "reserved column",
+        "hub_nodes.csv",
+        "hub_id,name,lat,lon,zone,source_row\nH1,A,39.9,116.4,east,1\n",
+        1,
+        "source_row",
+        "column name 'source_row' is reserved",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "file", "content", "row", "column", "rule"), FILE_CASES,
-                         ids=[c[0] for c in FILE_CASES])
-def test_file_rule(tmp_path: Path, case: str, file: str, content: str | bytes | None,
-                   row: int | None, column: str | None, rule: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "file", "content", "row", "column", "rule"), FILE_CASES, ids=[c[0] for c in FILE_CASES]
+)
+def test_file_rule(
+    tmp_path: Path,
+    case: str,
+    file: str,
+    content: str | bytes | None,
+    row: int | None,
+    column: str | None,
+    rule: str,
+) -> None:
     write(tmp_path, {file: content})
     expect_error(tmp_path, file, row, column, rule)
 
@@ -247,10 +377,20 @@ def test_valid_dataset_types_and_defaults(tmp_path: Path) -> None:
     t = load_inputs(write(tmp_path))
     c = t.compute_centers
     assert dict(c.dtypes.astype(str)) == {
-        "center_id": "string", "name": "string", "region_id": "string", "lat": "float64",
-        "lon": "float64", "hub_id": "string", "size_class": "string",
-        "it_capacity_mw": "float64", "utilization": "float64", "ai_share": "float64",
-        "training_share": "float64", "pue": "float64", "commissioning_year": "Int64"}
+        "center_id": "string",
+        "name": "string",
+        "region_id": "string",
+        "lat": "float64",
+        "lon": "float64",
+        "hub_id": "string",
+        "size_class": "string",
+        "it_capacity_mw": "float64",
+        "utilization": "float64",
+        "ai_share": "float64",
+        "training_share": "float64",
+        "pue": "float64",
+        "commissioning_year": "Int64",
+    }
     assert c.index.name == "source_row" and list(c.index) == [2, 3]
     assert c.loc[2, "it_capacity_mw"] == 100.0 and c.loc[3, "utilization"] == 0.4
     assert c.loc[3, "hub_id"] is pd.NA and np.isnan(c.loc[3, "pue"])
@@ -269,24 +409,37 @@ def test_valid_dataset_types_and_defaults(tmp_path: Path) -> None:
 def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     write(tmp_path, {"regions.csv": "region_id,name,zone\nBJ,Beijing,east\nXJ,Xinjiang,west\n"})
     r = load_inputs(tmp_path).regions
-    assert list(r.columns) == ["region_id", "name", "zone", "grid", "diffusion_lag_years",
-                               "lat", "lon"]
+    assert list(r.columns) == [
+        "region_id",
+        "name",
+        "zone",
+        "grid",
+        "diffusion_lag_years",
+        "lat",
+        "lon",
+    ]
     assert r["diffusion_lag_years"].tolist() == [0.0, 0.0]
     assert r["grid"].isna().all() and str(r["grid"].dtype) == "string"
     assert r["lat"].isna().all() and r["lat"].dtype == np.float64
 
 
 def test_extra_columns_are_kept_in_raw_only(tmp_path: Path) -> None:
-    write(tmp_path, {"regions.csv": "region_id,name,zone,source,name_zh\n"
-                                    "BJ,Beijing,east,NBS,北京\nXJ,Xinjiang,west,NBS,新疆\n"})
+    write(
+        tmp_path,
+        {
+            "regions.csv": "region_id,name,zone,source,name_zh\n"
+            "BJ,Beijing,east,NBS,北京\nXJ,Xinjiang,west,NBS,新疆\n"
+        },
+    )
     t = load_inputs(tmp_path)
     assert "name_zh" not in t.regions.columns
     assert t.raw["regions"]["name_zh"].tolist() == ["北京", "新疆"]
 
 
 def test_bom_crlf_quotes_whitespace_and_blank_lines(tmp_path: Path) -> None:
-    regions = ("\ufeffregion_id , name,zone\r\n BJ ,\"Beijing, city\",east\r\n\r\n"
-               "XJ,Xinjiang,west\r\n,,\r\n")
+    regions = (
+        '\ufeffregion_id , name,zone\r\n BJ ,"Beijing, city",east\r\n\r\nXJ,Xinjiang,west\r\n,,\r\n'
+    )
     write(tmp_path, {"regions.csv": regions})
     t = load_inputs(tmp_path)
     assert t.regions["region_id"].tolist() == ["BJ", "XJ"]
@@ -297,16 +450,25 @@ def test_bom_crlf_quotes_whitespace_and_blank_lines(tmp_path: Path) -> None:
 
 def test_row_numbers_count_blank_lines(tmp_path: Path) -> None:
     lines = CENTERS.splitlines(keepends=True)
-    centers = lines[0] + lines[1] + "\n" + set_cell(CENTERS, 3, "utilization", "2").splitlines(
-        keepends=True)[2]
+    centers = (
+        lines[0]
+        + lines[1]
+        + "\n"
+        + set_cell(CENTERS, 3, "utilization", "2").splitlines(keepends=True)[2]
+    )
     write(tmp_path, {"compute_centers.csv": centers})
     expect_error(tmp_path, "compute_centers.csv", 4, "utilization", "got 2")
 
 
 def test_excel_trailing_empty_column_is_ignored(tmp_path: Path) -> None:
     write(tmp_path, {"hub_nodes.csv": "hub_id,name,lat,lon,zone,\nH1,A,39.9,116.4,east,\n"})
-    assert list(load_inputs(tmp_path).raw["hub_nodes"].columns) == ["hub_id", "name", "lat",
-                                                                    "lon", "zone"]
+    assert list(load_inputs(tmp_path).raw["hub_nodes"].columns) == [
+        "hub_id",
+        "name",
+        "lat",
+        "lon",
+        "zone",
+    ]
 
 
 def test_inputs_are_not_mutated_by_check_commissioning(tmp_path: Path) -> None:
@@ -327,8 +489,10 @@ def test_commissioning_after_base_year_refused(tmp_path: Path) -> None:
         check_commissioning(centers, 2025)
     err = info.value
     assert (err.file, err.row, err.column) == ("compute_centers.csv", 3, "commissioning_year")
-    assert ("the file lists the fleet operating in the base year: commissioning after base "
-            "year 2025 is not supported yet") in str(err)
+    assert (
+        "the file lists the fleet operating in the base year: commissioning after base "
+        "year 2025 is not supported yet"
+    ) in str(err)
 
 
 def test_commissioning_rows_by_position_without_source_row() -> None:
@@ -343,8 +507,9 @@ def test_commissioning_rows_by_position_without_source_row() -> None:
 
 def hourly(columns: tuple[str, ...] = ("BJ", "XJ"), hours: range = range(8760)) -> str:
     header = "hour_of_year," + ",".join(columns) + "\n"
-    return header + "".join(f"{h}," + ",".join(f"{100 + h % 24}.5" for _ in columns) + "\n"
-                            for h in hours)
+    return header + "".join(
+        f"{h}," + ",".join(f"{100 + h % 24}.5" for _ in columns) + "\n" for h in hours
+    )
 
 
 SYSTEM = "system_hourly_load_2018_mw.csv"
@@ -358,16 +523,25 @@ def test_system_hourly_loads(tmp_path: Path) -> None:
     assert s["XJ"].iloc[25] == 101.5
 
 
-@pytest.mark.parametrize(("content", "row", "column", "rule"), [
-    (hourly(("BJ", "ZZ")), 1, "ZZ", "column is not a region_id of regions.csv"),
-    (hourly(hours=range(8759)), None, "hour_of_year",
-     "must have exactly 8760 rows (hour_of_year 0-8759), got 8759; hour_of_year 8759 is missing"),
-    (hourly(hours=range(1, 8761)), 8761, "hour_of_year", "must be in [0, 8759], got 8760"),
-    (set_cell(hourly(), 10, "XJ", "-5"), 10, "XJ", "must be >= 0, got -5"),
-    (set_cell(hourly(), 10, "BJ", ""), 10, "BJ", "a value is required"),
-], ids=["unknown region", "short", "one-based hours", "negative", "empty"])
-def test_system_hourly_rules(tmp_path: Path, content: str, row: int | None,
-                             column: str, rule: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "row", "column", "rule"),
+    [
+        (hourly(("BJ", "ZZ")), 1, "ZZ", "column is not a region_id of regions.csv"),
+        (
+            hourly(hours=range(8759)),
+            None,
+            "hour_of_year",
+            "must have exactly 8760 rows (hour_of_year 0-8759), got 8759; hour_of_year 8759 is missing",
+        ),
+        (hourly(hours=range(1, 8761)), 8761, "hour_of_year", "must be in [0, 8759], got 8760"),
+        (set_cell(hourly(), 10, "XJ", "-5"), 10, "XJ", "must be >= 0, got -5"),
+        (set_cell(hourly(), 10, "BJ", ""), 10, "BJ", "a value is required"),
+    ],
+    ids=["unknown region", "short", "one-based hours", "negative", "empty"],
+)
+def test_system_hourly_rules(
+    tmp_path: Path, content: str, row: int | None, column: str, rule: str
+) -> None:
     write(tmp_path, {SYSTEM: content})
     expect_error(tmp_path, SYSTEM, row, column, rule)
 
@@ -384,12 +558,19 @@ def test_glossary_covers_every_column_with_units() -> None:
     assert (cols["description"] != "").all()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(file=st.sampled_from(sorted(BASE)),
-       junk=st.one_of(st.binary(max_size=200),
-                      st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
-                      .map(lambda s: s.encode("utf-8")),
-                      st.tuples(st.integers(0, 400), st.binary(min_size=1, max_size=8))))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    file=st.sampled_from(sorted(BASE)),
+    junk=st.one_of(
+        st.binary(max_size=200),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=200).map(
+            lambda s: s.encode("utf-8")
+        ),
+        st.tuples(st.integers(0, 400), st.binary(min_size=1, max_size=8)),
+    ),
+)
 def test_garbage_loads_or_raises_input_error(tmp_path: Path, file: str, junk) -> None:
     if isinstance(junk, tuple):  # splice random bytes into the valid file
         pos, extra = junk

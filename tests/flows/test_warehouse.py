@@ -72,8 +72,12 @@ def test_round_trip(tmp_path: Path) -> None:
         raw_cols = [r[0] for r in con.execute("DESCRIBE raw_regions").fetchall()]
     finally:
         con.close()
-    assert stored == {**{f: 2 for f in BASE}, "hub_nodes.csv": 1, "load_shapes.csv": 72,
-                      SYSTEM: 8760}
+    assert stored == {
+        **{f: 2 for f in BASE},
+        "hub_nodes.csv": 1,
+        "load_shapes.csv": 72,
+        SYSTEM: 8760,
+    }
     assert raw_cols[0] == "source_row"
 
 
@@ -119,12 +123,17 @@ with connect(sys.argv[1], owner="holder-test"):
 """
 
 
-def test_busy_warehouse_waits_then_names_holder(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_busy_warehouse_waits_then_names_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "w.duckdb"
     store_inputs(db, inputs(tmp_path / "a"))
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         start = time.monotonic()
@@ -155,8 +164,12 @@ def test_busy_warehouse_waits_then_names_holder(tmp_path: Path,
 
 def test_waiter_gets_the_lock_when_holder_leaves(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
     assert holder.stdin is not None
 
@@ -190,12 +203,28 @@ def test_record_run_upserts(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     assert list(list_runs(db).columns) == list(RUN_COLUMNS)
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    record_run(db, {"run_id": "r1", "started_at": started, "state": "RUNNING",
-                    "parameters": {"draws": 100, "seed": 1}, "user": "planner"})
-    record_run(db, {"run_id": "r0", "started_at": "2025-12-31T23:00:00+00:00",
-                    "state": "COMPLETED"})
-    record_run(db, {"run_id": "r1", "state": "COMPLETED",
-                    "finished_at": "2026-01-02T11:05:00+08:00", "timings_s": {"ingest": 0.5}})
+    record_run(
+        db,
+        {
+            "run_id": "r1",
+            "started_at": started,
+            "state": "RUNNING",
+            "parameters": {"draws": 100, "seed": 1},
+            "user": "planner",
+        },
+    )
+    record_run(
+        db, {"run_id": "r0", "started_at": "2025-12-31T23:00:00+00:00", "state": "COMPLETED"}
+    )
+    record_run(
+        db,
+        {
+            "run_id": "r1",
+            "state": "COMPLETED",
+            "finished_at": "2026-01-02T11:05:00+08:00",
+            "timings_s": {"ingest": 0.5},
+        },
+    )
     runs = list_runs(db)
     assert runs["run_id"].tolist() == ["r0", "r1"]
     r1 = runs.iloc[1]
@@ -226,17 +255,23 @@ while True:
 def test_kill_during_store_keeps_a_complete_state(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     n = 100_000
-    big = "center_id,name,region_id,size_class,it_capacity_mw,utilization,ai_share," \
-          "training_share\n" + "".join(
-              f"C{i},n,BJ,large,{c:.3f},0.5,0.5,0.5\n"
-              for i, c in enumerate(rng.uniform(1, 100, n)))
+    big = (
+        "center_id,name,region_id,size_class,it_capacity_mw,utilization,ai_share,"
+        "training_share\n"
+        + "".join(
+            f"C{i},n,BJ,large,{c:.3f},0.5,0.5,0.5\n" for i, c in enumerate(rng.uniform(1, 100, n))
+        )
+    )
     a_dir, b_dir = tmp_path / "a", tmp_path / "b"
     a = inputs(a_dir)
     b = inputs(b_dir, {"compute_centers.csv": big})
     db = tmp_path / "w.duckdb"
     for delay in (0.3, 0.7, 1.1):
-        proc = subprocess.Popen([sys.executable, "-c", CRASHER, str(db), str(a_dir), str(b_dir)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CRASHER, str(db), str(a_dir), str(b_dir)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

@@ -35,8 +35,10 @@ def chromium() -> str:
     """Path of headless Chromium; missing means FAIL under CI=true, skip elsewhere."""
     path = find_chromium()
     if path is None:
-        message = ("Chromium not found (looked for /usr/bin/chromium and GRIDCAST_CHROMIUM); "
-                   "install it with `bash .ci/install-browser.sh`")
+        message = (
+            "Chromium not found (looked for /usr/bin/chromium and GRIDCAST_CHROMIUM); "
+            "install it with `bash .ci/install-browser.sh`"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

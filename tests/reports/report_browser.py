@@ -68,15 +68,19 @@ class Browser:
 
     def __enter__(self) -> Browser:
         self._profile = tempfile.mkdtemp(prefix="gridcast-chromium-")
-        self._stderr = open(Path(self._profile) / "stderr.log", "wb")  # noqa: SIM115 - closed in __exit__
+        self._stderr = (Path(self._profile) / "stderr.log").open("wb")  # closed in __exit__
         self._proc = subprocess.Popen(
             [self.binary, *FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            start_new_session=True,
         )
         try:
             self._ws = connect(self._browser_ws_url(), max_size=None, open_timeout=self.timeout_s)
             target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            self._session = self._call(
+                "Target.attachToTarget", {"targetId": target, "flatten": True}
+            )["sessionId"]
             for domain in ("Page", "Runtime", "Log", "Network"):
                 self.send(f"{domain}.enable")
         except BaseException:
@@ -104,7 +108,9 @@ class Browser:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 stderr = (Path(self._profile) / "stderr.log").read_text(errors="replace")
-                raise RuntimeError(f"chromium exited with {self._proc.returncode}: {stderr[-2000:]}")
+                raise RuntimeError(
+                    f"chromium exited with {self._proc.returncode}: {stderr[-2000:]}"
+                )
             if marker.exists():
                 lines = marker.read_text().split()
                 if len(lines) >= 2:
@@ -134,12 +140,18 @@ class Browser:
     def _record(self, event: dict) -> None:
         method, params = event.get("method"), event.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            self.log.console_errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+            self.log.console_errors.append(
+                " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+            )
         elif method == "Runtime.exceptionThrown":
             details = params["exceptionDetails"]
-            self.log.exceptions.append(str(details.get("exception", {}).get("description", details.get("text"))))
+            self.log.exceptions.append(
+                str(details.get("exception", {}).get("description", details.get("text")))
+            )
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-            self.log.console_errors.append(f"{params['entry'].get('source')}: {params['entry'].get('text')}")
+            self.log.console_errors.append(
+                f"{params['entry'].get('source')}: {params['entry'].get('text')}"
+            )
         elif method == "Network.requestWillBeSent":
             self.log.requests.append(params["request"]["url"])
         elif method == "Page.loadEventFired":
@@ -156,8 +168,10 @@ class Browser:
 
     def open(self, url: str, width: int = 1280, height: int = 900) -> float:
         """Navigate to ``url``, wait for the load event; returns seconds until it fired."""
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
         self._loaded = False
         start = time.monotonic()
         self.send("Page.navigate", {"url": url})
@@ -174,8 +188,10 @@ class Browser:
 
     def evaluate(self, expression: str) -> object:
         """Value of a JavaScript expression in the page (promises awaited)."""
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression!r}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -191,14 +207,18 @@ class Browser:
 
     def screenshot(self, path: Path) -> Path:
         """Full-page PNG."""
-        data = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
+        data = self.send(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        )["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
         return path
 
     def pdf(self, path: Path) -> Path:
         """The page printed to PDF (print CSS and its @page size apply)."""
-        data = self.send("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})["data"]
+        data = self.send("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})[
+            "data"
+        ]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
         return path

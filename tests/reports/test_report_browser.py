@@ -41,6 +41,7 @@ def _assert_clean(browser: Browser) -> None:
     assert outside == [], f"the page tried to load from outside: {outside}"
 
 
+@pytest.mark.slow
 def test_full_report_renders_offline(chromium, full_inputs, tmp_path, artifacts):
     path = render_report(full_inputs, tmp_path / "report.html")
     with Browser(chromium) as browser:
@@ -52,8 +53,12 @@ def test_full_report_renders_offline(chromium, full_inputs, tmp_path, artifacts)
         assert "北京" in browser.evaluate("document.body.innerText")
         browser.screenshot(artifacts / "report-full.png")
         browser.pdf(artifacts / "report-full.pdf")
-    (artifacts / "report-full.json").write_text(json.dumps(
-        {"bytes": path.stat().st_size, "load_event_s": round(load_s, 3), "charts": charts}, indent=2))
+    (artifacts / "report-full.json").write_text(
+        json.dumps(
+            {"bytes": path.stat().st_size, "load_event_s": round(load_s, 3), "charts": charts},
+            indent=2,
+        )
+    )
 
 
 def test_hostile_names_execute_nothing(chromium, hostile_inputs, tmp_path, artifacts):
@@ -87,8 +92,12 @@ def test_tables_sort_and_scenario_select(chromium, small_inputs, tmp_path):
 
 def test_comparison_page_renders(chromium, tmp_path, artifacts):
     a, b = make_inputs(n_scenarios=3, n_regions=8), make_inputs(n_scenarios=3, n_regions=8)
-    national = pd.concat([a.national.assign(run="A"),
-                          b.national.assign(run="B", facility_energy_twh=b.national["facility_energy_twh"] * 1.1)])
+    national = pd.concat(
+        [
+            a.national.assign(run="A"),
+            b.national.assign(run="B", facility_energy_twh=b.national["facility_energy_twh"] * 1.1),
+        ]
+    )
     regional = pd.concat([a.regional.assign(run="A"), b.regional.assign(run="B")])
     tps = pd.concat([a.turning_points.assign(run="A"), b.turning_points.assign(run="B")])
     diff = pd.DataFrame({"parameter": ["pue.2035"], "A": ["1.2"], "B": ["1.1"]})

@@ -120,7 +120,9 @@ def test_nothing_is_loaded_from_outside(small_inputs, tmp_path):
     assert all("src" not in attrs for attrs in scan.scripts)
     css = "\n".join(scan.styles)
     assert "@import" not in css
-    assert all(u.strip("'\" ").startswith(("data:", "#")) for u in re.findall(r"url\(([^)]*)\)", css))
+    assert all(
+        u.strip("'\" ").startswith(("data:", "#")) for u in re.findall(r"url\(([^)]*)\)", css)
+    )
     # Belt and braces: the page's own policy forbids every network load.
     csp = [m["content"] for m in scan.meta if m.get("http-equiv") == "Content-Security-Policy"]
     assert len(csp) == 1
@@ -163,7 +165,9 @@ def test_same_inputs_give_the_same_bytes(small_inputs, tmp_path):
 def test_failed_render_leaves_previous_report_intact(small_inputs, tmp_path):
     path = tmp_path / "report.html"
     path.write_text("previous report", encoding="utf-8")
-    broken = dataclasses.replace(small_inputs, national=small_inputs.national.drop(columns="facility_energy_twh"))
+    broken = dataclasses.replace(
+        small_inputs, national=small_inputs.national.drop(columns="facility_energy_twh")
+    )
     with pytest.raises(KeyError):
         render_report(broken, path)
     assert path.read_text(encoding="utf-8") == "previous report"
@@ -176,8 +180,19 @@ def test_optional_sections_follow_inputs(tmp_path):
         assert f'<section id="{section}">' not in bare
     assert '"fill":"tonexty"' not in bare  # no p10-p90 band without Monte Carlo rows
     _, full = _render(make_inputs(), tmp_path, "full.html")
-    for section in ("summary", "where", "provinces", "turning-points", "scenarios", "sensitivity", "rise-odds",
-                    "coincident", "backtest", "sources", "metadata"):
+    for section in (
+        "summary",
+        "where",
+        "provinces",
+        "turning-points",
+        "scenarios",
+        "sensitivity",
+        "rise-odds",
+        "coincident",
+        "backtest",
+        "sources",
+        "metadata",
+    ):
         assert f'<section id="{section}">' in full
     assert '"fill":"tonexty"' in full
 
@@ -188,32 +203,47 @@ def test_summary_states_closed_form_national_energy(tmp_path):
     base_sum = sum(0.5 + 0.37 * i for i in range(4))
     expected = {y: base_sum * (1 + 0.08 * max(0, y - 2025)) for y in (2024, 2030, 2035)}
     _, page = _render(inputs, tmp_path)
-    line = f"reference: {expected[2024]:,.0f} TWh in 2024 → {expected[2030]:,.0f} TWh in 2030 → " \
-           f"{expected[2035]:,.0f} TWh in 2035; shape flat-then-rise, rise starts 2025"
+    line = (
+        f"reference: {expected[2024]:,.0f} TWh in 2024 → {expected[2030]:,.0f} TWh in 2030 → "
+        f"{expected[2035]:,.0f} TWh in 2035; shape flat-then-rise, rise starts 2025"
+    )
     assert line in page
 
 
 def test_published_estimates_are_filtered_by_unit_metric_and_horizon():
-    published = pd.DataFrame({
-        "year": [2024, 2030, 2030, 2040, 2030],
-        "metric": ["China data-centre electricity use", "china DATA-CENTRE electricity", "Global data-centre",
-                   "China data-centre electricity", "China data-centre electricity"],
-        "value_low": [1.0, 2.0, 3.0, 4.0, 5.0], "value_high": [1.0, 2.0, 3.0, 4.0, 5.0],
-        "unit": ["TWh", "TWh", "TWh", "TWh", "GW"],
-        "original_publisher": list("ABCDE"), "source_id": list("abcde"),
-    })
+    published = pd.DataFrame(
+        {
+            "year": [2024, 2030, 2030, 2040, 2030],
+            "metric": [
+                "China data-centre electricity use",
+                "china DATA-CENTRE electricity",
+                "Global data-centre",
+                "China data-centre electricity",
+                "China data-centre electricity",
+            ],
+            "value_low": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "value_high": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "unit": ["TWh", "TWh", "TWh", "TWh", "GW"],
+            "original_publisher": list("ABCDE"),
+            "source_id": list("abcde"),
+        }
+    )
     kept = published_estimates(published, 2024, 2035)
     assert list(kept["original_publisher"]) == ["A", "B"]
 
 
 def test_regional_table_cells_match_closed_form(small_inputs):
-    table = regional_table("reference", small_inputs.regional, small_inputs.turning_points,
-                           small_inputs.regions, "t")
+    table = regional_table(
+        "reference", small_inputs.regional, small_inputs.turning_points, small_inputs.regions, "t"
+    )
     assert len(table.rows) == 4
     labels = [c[0] for c in table.columns]
     row = next(r for r in table.rows if r[0][0] == "TJ")  # base 0.87 TWh, g 0.08, rise 2025
     assert float(row[labels.index("2035 TWh")][1]) == pytest.approx(0.87 * (1 + 0.08 * 10))
-    assert row[labels.index("2035 p10–p90 TWh")][0] == f"{0.87 * 1.8 * 0.8:,.1f}–{0.87 * 1.8 * 1.25:,.1f}"
+    assert (
+        row[labels.index("2035 p10–p90 TWh")][0]
+        == f"{0.87 * 1.8 * 0.8:,.1f}–{0.87 * 1.8 * 1.25:,.1f}"
+    )
     assert row[labels.index("rise starts")][0] == "2025"
 
 
@@ -222,8 +252,12 @@ def test_comparison_page(small_inputs, tmp_path):
     scaled = b.national.assign(facility_energy_twh=b.national["facility_energy_twh"] * 1.1)
     national = pd.concat([a.national.assign(run="A"), scaled.assign(run="B")])
     regional = pd.concat([a.regional.assign(run="A"), b.regional.assign(run="B")])
-    tps = pd.concat([a.turning_points.assign(run="A"),
-                     b.turning_points.assign(run="B", rise_start=b.turning_points["rise_start"] + 1)])
+    tps = pd.concat(
+        [
+            a.turning_points.assign(run="A"),
+            b.turning_points.assign(run="B", rise_start=b.turning_points["rise_start"] + 1),
+        ]
+    )
     diff = pd.DataFrame({"parameter": ["pue.2035"], "A": ["1.2"], "B": ["1.1"]})
     path = render_comparison(national, regional, tps, diff, tmp_path / "cmp.html", HOSTILE_SCRIPT)
     page = path.read_text(encoding="utf-8")

@@ -1,0 +1,92 @@
+"""``gridcast schedule`` and ``gridcast runs``.
+
+Registered on the main typer app by :func:`register` (one line in ``flows.cli``).
+User errors print one line and exit with status 2, like the rest of the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.errors import GridcastError
+from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE
+
+__all__ = ["register"]
+
+
+def _fail(exc: GridcastError) -> None:
+    typer.echo(f"gridcast: {exc}", err=True)
+    raise typer.Exit(code=2)
+
+
+def schedule(
+    cron: Annotated[str, typer.Option("--cron", help="Five-field cron string, e.g. '0 6 * * 1' (Mondays 06:00).")],
+    name: Annotated[str, typer.Option("--name", help="Deployment name: runs are gridcast-forecast/<name>.")] = "gridcast-weekly",
+    data: Annotated[Path, typer.Option("--data", help="Folder with the input CSV files.")] = DEFAULT_DATA,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="A scenario TOML file or folder (default: all shipped).")
+    ] = None,
+    draws: Annotated[int, typer.Option("--draws", min=0, help="Monte Carlo draws per scenario.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 20241,
+    timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone the cron string is read in.")] = "Asia/Shanghai",
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
+    out_root: Annotated[
+        Path, typer.Option("--out-root", help="Runs go to <out-root>/runs/<run id>, with <out-root>/latest.")
+    ] = DEFAULT_OUT,
+    runner: Annotated[str, typer.Option("--runner", help="local or dask (fixed for this deployment).")] = "local",
+    dask_address: Annotated[str | None, typer.Option("--dask-address", help="Dask scheduler tcp://HOST:PORT.")] = None,
+) -> None:
+    """Serve the forecast as a deployment on a cron schedule, against the server in PREFECT_API_URL.
+
+    Keeps running (polling the server for scheduled or triggered runs) until stopped with
+    Ctrl-C or SIGTERM, which pauses the schedule. Trigger a run at any time with
+    `prefect deployment run 'gridcast-forecast/<name>'`.
+    """
+    from flows.settings import configure_prefect
+
+    configure_prefect()
+    from flows import ops
+    from flows.scenarios import load_scenarios
+
+    try:
+        url = ops.require_api_url()
+        ops.check_schedule(cron, timezone)
+        if runner not in ("local", "dask"):
+            raise GridcastError(f"--runner must be local or dask (got {runner!r})")
+        load_scenarios(scenario)  # refuse a bad scenario now, not at 06:00 on Monday
+    except GridcastError as exc:
+        _fail(exc)
+    from flows.pipeline import RunParams
+
+    params = RunParams(data_dir=data.resolve(), scenario=scenario.resolve() if scenario else None,
+                       out_root=out_root.resolve(), draws=draws, seed=seed, warehouse=warehouse.resolve(),
+                       runner=runner, dask_address=dask_address)
+    typer.echo(f"gridcast: serving {ops.FLOW_NAME}/{name} at {url}: cron '{cron}' ({timezone}); "
+               "Ctrl-C to stop", err=True)
+    try:
+        ops.serve_forecast(params, name=name, cron=cron, timezone=timezone)
+    except GridcastError as exc:
+        _fail(exc)
+
+
+def runs(
+    warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many runs.")] = 20,
+) -> None:
+    """List past forecast runs from the warehouse, newest first (failed runs show their reason)."""
+    from flows.ops import format_runs, run_history
+
+    try:
+        table = run_history(warehouse, limit=limit)
+    except GridcastError as exc:
+        _fail(exc)
+    typer.echo(format_runs(table))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``schedule`` and ``runs`` to the ``gridcast`` app."""
+    app.command("schedule")(schedule)
+    app.command("runs")(runs)

@@ -1,0 +1,167 @@
+"""Operations: serving the forecast flow on a cron schedule, and the run history.
+
+``serve_forecast`` registers a deployment of ``gridcast-forecast`` with a Prefect
+server and then polls it for work (Prefect's ``Flow.serve``); it returns only when the
+process is stopped. Schedules need a real, long-lived server: the temporary server a
+plain ``gridcast run`` starts dies with its process, so ``require_api_url`` refuses to
+schedule without ``PREFECT_API_URL`` (docs/operations.md shows how to start one).
+
+``run_history`` and ``format_runs`` read ``out_runs`` from the warehouse: no Prefect.
+Import :mod:`flows.settings` and call ``configure_prefect()`` before ``serve_forecast``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flows.errors import GridcastError
+from flows.warehouse import list_runs
+
+__all__ = [
+    "DEFAULT_DEPLOYMENT",
+    "FLOW_NAME",
+    "RUNS_COLUMNS",
+    "check_schedule",
+    "format_runs",
+    "require_api_url",
+    "run_history",
+    "serve_forecast",
+]
+
+FLOW_NAME = "gridcast-forecast"
+DEFAULT_DEPLOYMENT = "gridcast-weekly"
+RUNS_COLUMNS = ["run_id", "state", "started_utc", "duration_s", "scenarios", "draws", "out_dir", "reason"]
+"""Columns of :func:`run_history`, in display order."""
+
+_START_SERVER = "prefect server start --host 127.0.0.1 --port 4200"
+
+
+def require_api_url() -> str:
+    """The Prefect API URL a schedule will be registered with.
+
+    Reads ``PREFECT_API_URL`` from the environment or the active Prefect profile.
+
+    Raises:
+        GridcastError: no URL is set, so there is no server to hold the schedule.
+    """
+    url = os.environ.get("PREFECT_API_URL", "").strip()
+    if not url:
+        from prefect.settings import get_current_settings
+
+        url = (get_current_settings().api.url or "").strip()
+    if not url:
+        raise GridcastError(
+            "scheduling needs a running Prefect server and PREFECT_API_URL pointing at it: "
+            f"start one with `{_START_SERVER}` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (see docs/operations.md)"
+        )
+    return url
+
+
+def check_schedule(cron: str, timezone: str) -> None:
+    """Refuse a malformed cron string or an unknown IANA time zone with one clear message.
+
+    >>> check_schedule("0 6 * * 1", "Asia/Shanghai")
+    """
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise GridcastError(f"--timezone {timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+    from prefect.client.schemas.schedules import CronSchedule
+
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except ValueError:
+        raise GridcastError(f"--cron {cron!r} is not a valid cron string (e.g. '0 6 * * 1': Mondays 06:00)") from None
+
+
+def serve_forecast(params: Any, *, name: str = DEFAULT_DEPLOYMENT, cron: str, timezone: str,
+                   limit: int = 1) -> None:
+    """Register ``gridcast-forecast/<name>`` with ``cron`` and serve it until stopped.
+
+    Args:
+        params: the :class:`flows.pipeline.RunParams` every scheduled run gets (they can be
+            overridden per run, e.g. ``prefect deployment run ... --param``).
+        name: deployment name.
+        cron: five-field cron string, read in ``timezone``.
+        timezone: IANA time zone of the cron string.
+        limit: flow runs this process executes at once; 1 keeps scheduled runs from
+            queueing on the warehouse lock behind each other.
+    """
+    from prefect.schedules import Cron
+
+    from flows.pipeline import flow_for
+
+    flow = flow_for(params)
+    flow.serve(
+        name=name,
+        schedules=[Cron(cron, timezone=timezone)],
+        parameters={"params": json.loads(params.model_dump_json())},
+        description="gridcast forecast (see docs/operations.md)",
+        tags=["gridcast"],
+        limit=limit,
+        pause_on_shutdown=True,
+    )
+
+
+def run_history(warehouse: Path, limit: int | None = 20) -> pd.DataFrame:
+    """Recorded runs, newest first: the columns of :data:`RUNS_COLUMNS`.
+
+    ``duration_s`` is empty for a run still going (or killed before it was recorded);
+    ``reason`` is set for failed runs only.
+    """
+    runs = list_runs(Path(warehouse))
+    if runs.empty:
+        return pd.DataFrame({c: pd.Series([], dtype="object") for c in RUNS_COLUMNS})
+    runs = runs.sort_values(["started_at", "run_id"], ascending=False, na_position="last")
+    if limit is not None:
+        runs = runs.head(limit)
+    duration = (runs["finished_at"] - runs["started_at"]).dt.total_seconds().round(1)
+    return pd.DataFrame({
+        "run_id": runs["run_id"],
+        "state": runs["state"],
+        "started_utc": runs["started_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "duration_s": duration,
+        "scenarios": runs["scenarios_sha256"].map(_json_keys),
+        "draws": runs["parameters"].map(lambda text: _json_field(text, "draws")),
+        "out_dir": runs["out_dir"],
+        "reason": runs["reason"],
+    }).reset_index(drop=True)
+
+
+def _json_keys(text: Any) -> str:
+    try:
+        return ",".join(sorted(json.loads(text)))
+    except (TypeError, ValueError):
+        return ""
+
+
+def _json_field(text: Any, key: str) -> Any:
+    try:
+        return json.loads(text).get(key)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def format_runs(table: pd.DataFrame) -> str:
+    """A plain, aligned text table (reasons kept on one line)."""
+    if table.empty:
+        return "no runs recorded yet"
+
+    def cell(value: Any) -> str:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return "-"
+        return " ".join(str(value).split())
+
+    rows = [[cell(v) for v in rec] for rec in table[RUNS_COLUMNS].itertuples(index=False)]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(RUNS_COLUMNS)]
+    # The last column (reason) is left unpadded so long messages do not widen every line.
+    lines = ["  ".join(c.ljust(w) for c, w in zip(RUNS_COLUMNS[:-1], widths, strict=False)) + "  reason"]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1] for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
