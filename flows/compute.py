@@ -14,7 +14,15 @@ import pandas as pd
 
 from flows.errors import InputError
 from models.coincident import coincident_peak
-from models.engine import HOURS_PER_YEAR, SIZE_CLASSES, ZONES, Fleet, SimResult, build_fleet, simulate
+from models.engine import (
+    HOURS_PER_YEAR,
+    SIZE_CLASSES,
+    ZONES,
+    Fleet,
+    SimResult,
+    build_fleet,
+    simulate,
+)
 from models.sampling import central_params, draw_params, scenario_seed
 from models.scenario import Scenario, parameter_ranges
 from models.summarize import (

@@ -42,17 +42,12 @@ the honest figure for the procedure.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import mean_absolute_error, mean_absolute_percentage_error
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
-from statsmodels.tsa.ar_model import AutoReg
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from statsmodels.tsa.forecasting.theta import ThetaModel
 
 __all__ = ["MODELS", "SELECTION_MARGIN", "BaselineResult", "forecast_baseline"]
 
@@ -62,14 +57,22 @@ MODELS: tuple[str, ...] = (
     "ets_damped",
     "theta",
     "arima_drift",
+    "drift_shrunk",
     "combo_drift_ets_theta",
     "combo_drifts",
+    "combo_shrunk_linear",
 )
 """Candidate models, benchmark first (ties go to the earlier model)."""
 
 SELECTION_MARGIN = 0.05
 """A model replaces drift only if its backtest MASE against drift is below 1 - margin."""
 
+_COMBOS: dict[str, tuple[str, ...]] = {  # equal-weight means in logs; the last MODELS
+    "combo_drift_ets_theta": ("drift", "ets_damped", "theta"),
+    "combo_drifts": ("drift", "drift_linear"),
+    "combo_shrunk_linear": ("drift_shrunk", "drift_linear"),
+}
+_FIRST_SELECTION_POINTS = 5  # shortest window whose errors the online selection may learn from
 _MIN_CALIBRATION_POINTS = 10  # backtest errors needed to take quantiles at one horizon
 _Z80 = 1.2815515655446004  # standard normal 90% quantile, for the no-backtest fallback
 _FORECAST_COLUMNS = [
@@ -149,16 +152,25 @@ def forecast_baseline(
     """
     series = _validated_series(history, base_year, end_year)
     breaks = dict(breaks or {})
+    adjusted = {
+        rid: (years, _break_adjusted_log(years, np.log(values), breaks.get(rid)))
+        for rid, (years, values) in series.items()
+    }
+    shrunk = _shrunk_growth(adjusted)
     h_max = max(horizon_backtest, end_year - max(int(y[-1]) for y, _ in series.values()))
     fits = {
-        rid: _fit_region(years, values, breaks.get(rid), min_points, horizon_backtest, h_max)
+        rid: _fit_region(
+            years, values, adjusted[rid][1], shrunk[rid], min_points, horizon_backtest, h_max
+        )
         for rid, (years, values) in series.items()
     }
     errors = _error_table(fits)
-    quantiles = _pooled_quantiles(errors, horizon_backtest)
-    errors = _with_loo_intervals(errors, horizon_backtest)
+    scored = errors[errors["scored"].astype(bool)] if len(errors) else errors
+    quantiles = _pooled_quantiles(scored, horizon_backtest)
     chosen = _select(errors, fits)
-    backtest = _backtest_table(errors, chosen, fits)
+    backtest = _backtest_table(
+        _with_loo_intervals(scored, horizon_backtest), errors, chosen, fits, horizon_backtest
+    )
     forecast = pd.concat(
         [
             _region_forecast(rid, fit, chosen.get(rid, "drift"), quantiles, base_year, end_year)
@@ -213,84 +225,230 @@ def _break_adjusted_log(years: np.ndarray, log_y: np.ndarray, break_year: int | 
     return adjusted
 
 
-# --- models ----------------------------------------------------------------------------
+# --- models: vectorised over training windows -------------------------------------------
+#
+# Every training window starts at the region's first year, so the windows of one region
+# are prefixes of one series. The recursive models (SES, damped ETS) are run once over
+# the whole series and read off at each window's end; the least-squares models use
+# cumulative sums. This replaces ~340 statsmodels optimiser runs per call; the tests
+# check each function against the statsmodels model it stands for.
+
+_SES_ALPHAS = np.linspace(0.0, 1.0, 1001)  # statsmodels' SES bounds, step 0.001
 
 
-def _log_paths(a: np.ndarray, horizon: int, drift_only: bool) -> np.ndarray:
-    """Log forecasts, shape (len(MODELS), horizon); NaN rows for models not fitted.
+def _ets_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(alpha, beta, phi) combinations within statsmodels ETSModel's default bounds."""
+    alpha = np.r_[1e-4, np.arange(0.05, 0.951, 0.05), 1 - 1e-4]
+    beta_star = np.r_[1e-4, np.arange(0.1, 0.91, 0.1), 1 - 1e-4]  # beta / alpha
+    phi = np.arange(0.80, 0.981, 0.02)
+    al, bs, ph = (g.ravel() for g in np.meshgrid(alpha, beta_star, phi, indexing="ij"))
+    return al, al * bs, ph
 
-    Args:
-        a: log consumption, training window (at least 2 points).
-        horizon: steps ahead (years).
-        drift_only: fit drift alone (short series).
+
+_ETS_ALPHA, _ETS_BETA, _ETS_PHI = _ets_grid()
+
+
+def _drift(a: np.ndarray, lengths: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Random walk with drift in logs: shape (windows, horizons)."""
+    last = a[lengths - 1]
+    return last[:, None] + np.outer((last - a[0]) / (lengths - 1), h)
+
+
+def _drift_linear(a: np.ndarray, lengths: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Random walk with drift in levels (constant TWh increment), returned in logs."""
+    y = np.exp(a)
+    last = y[lengths - 1]
+    path = last[:, None] + np.outer((last - y[0]) / (lengths - 1), h)
+    return np.log(np.maximum(path, 1e-6 * last[:, None]))
+
+
+def _theta(a: np.ndarray, lengths: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Theta method as statsmodels ThetaModel(period=1, deseasonalize=False).fit().
+
+    SES with the first value as its known initial level and alpha minimising the squared
+    one-step errors (on a 0.001 grid), plus half the OLS time-trend slope ``b0``:
+    ``ses + b0 / 2 * (h - 1 + 1/alpha - (1 - alpha)**n / alpha)``.
     """
-    h = np.arange(1, horizon + 1)
-    out = np.full((len(MODELS), horizon), np.nan)
-    drift = a[-1] + h * (a[-1] - a[0]) / (len(a) - 1)
-    out[0] = drift
-    if drift_only:
-        return out
-    level = np.exp(a)
-    linear = level[-1] + h * (level[-1] - level[0]) / (len(a) - 1)
-    out[1] = np.log(np.maximum(linear, 1e-6 * level[-1]))
-    out[2] = _ets_damped(a, horizon)
-    out[3] = _theta(a, horizon)
-    out[4] = _arima_drift(a, horizon, drift)
-    out[5] = np.mean(out[[0, 2, 3]], axis=0)
-    out[6] = np.mean(out[[0, 1]], axis=0)
+    n = int(lengths.max())
+    level = np.full(_SES_ALPHAS.size, a[0])
+    sse, levels = np.zeros((n, _SES_ALPHAS.size)), np.empty((n, _SES_ALPHAS.size))
+    levels[0] = level
+    for t in range(1, n):  # SES is a recursion in time; each step is vectorised over alpha
+        e = a[t] - level
+        sse[t] = sse[t - 1] + e * e
+        level = level + _SES_ALPHAS * e
+        levels[t] = level
+    rows = lengths - 1
+    best = np.argmin(sse[rows], axis=1)
+    alpha, ses = _SES_ALPHAS[best], levels[rows, best]
+    length = lengths.astype(float)
+    t = np.arange(n, dtype=float)
+    sum_y, sum_ty = np.cumsum(a[:n])[rows], np.cumsum(t * a[:n])[rows]
+    sum_t, sum_tt = length * (length - 1) / 2, (length - 1) * length * (2 * length - 1) / 6
+    b0 = (length * sum_ty - sum_t * sum_y) / (length * sum_tt - sum_t**2)
+    safe = np.where(alpha > 0, alpha, 1.0)
+    shift = np.where(alpha > 0, 1 / safe - (1 - alpha) ** length / safe, 0.0)
+    return ses[:, None] + 0.5 * b0[:, None] * (h[None, :] - 1 + shift[:, None])
+
+
+def _ets_damped(a: np.ndarray, lengths: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """ETS(A,Ad,N) by least squares (= maximum likelihood for additive errors).
+
+    Smoothing parameters on a grid inside statsmodels ETSModel's default bounds; for each,
+    the initial level and trend are solved exactly. With the state x_t = (level, trend),
+    x_t = D x_{t-1} + g y_t, so the one-step errors ``z_t - w' D^(t-1) x_0`` (z: errors from
+    x_0 = 0) are linear in x_0 and the best x_0 solves a 2x2 least-squares problem.
+    """
+    al, be, ph = _ETS_ALPHA, _ETS_BETA, _ETS_PHI
+    d00, d01, d10, d11 = 1 - al, ph * (1 - al), -be, ph * (1 - be)
+    zeros, ones = np.zeros(al.size), np.ones(al.size)
+    xl, xb = zeros, zeros  # state from a zero start
+    r0, r1 = ones, ph  # w' D^(t-1)
+    p00, p01, p10, p11 = ones, zeros, zeros, ones  # D^t
+    szz = sz0 = sz1 = s00 = s01 = s11 = zeros
+    keep = {}
+    for t in range(1, int(lengths.max()) + 1):  # sequential in time, vectorised over the grid
+        y = a[t - 1]
+        z = y - xl - ph * xb
+        szz, sz0, sz1 = szz + z * z, sz0 + r0 * z, sz1 + r1 * z
+        s00, s01, s11 = s00 + r0 * r0, s01 + r0 * r1, s11 + r1 * r1
+        xl, xb = d00 * xl + d01 * xb + al * y, d10 * xl + d11 * xb + be * y
+        p00, p01, p10, p11 = (
+            d00 * p00 + d01 * p10, d00 * p01 + d01 * p11, d10 * p00 + d11 * p10, d10 * p01 + d11 * p11
+        )
+        r0, r1 = r0 * d00 + r1 * d10, r0 * d01 + r1 * d11
+        keep[t] = (szz, sz0, sz1, s00, s01, s11, xl, xb, p00, p01, p10, p11)
+    out = np.empty((lengths.size, h.size))
+    for i, length in enumerate(lengths):
+        szz, sz0, sz1, s00, s01, s11, xl, xb, p00, p01, p10, p11 = keep[int(length)]
+        det = s00 * s11 - s01 * s01
+        det = np.where(np.abs(det) > 1e-12 * s00 * s11, det, np.inf)  # unidentified: x0 = 0
+        l0, b0 = (s11 * sz0 - s01 * sz1) / det, (s00 * sz1 - s01 * sz0) / det
+        k = int(np.argmin(szz - l0 * sz0 - b0 * sz1))
+        level = xl[k] + p00[k] * l0[k] + p01[k] * b0[k]
+        trend = xb[k] + p10[k] * l0[k] + p11[k] * b0[k]
+        out[i] = level + trend * ph[k] * (1 - ph[k] ** h) / (1 - ph[k])
     return out
 
 
-def _ets_damped(a: np.ndarray, horizon: int) -> np.ndarray:
-    """ETS(A,Ad,N) by maximum likelihood (statsmodels ETSModel); NaN if the fit fails."""
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        # Short annual series: the optimiser may stop early; its best point is still usable
-        # and the backtest judges it. Exact (noise-free) series give log(0) likelihoods.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            res = ETSModel(a, error="add", trend="add", damped_trend=True).fit(disp=False)
-            return np.asarray(res.forecast(horizon), dtype=float)
-        except (ValueError, np.linalg.LinAlgError):
-            return np.full(horizon, np.nan)
-
-
-def _theta(a: np.ndarray, horizon: int) -> np.ndarray:
-    """Theta method (statsmodels ThetaModel, no seasonality); NaN if the fit fails."""
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        try:
-            res = ThetaModel(a, period=1, deseasonalize=False).fit()
-            return np.asarray(res.forecast(horizon), dtype=float)
-        except (ValueError, np.linalg.LinAlgError):
-            return np.full(horizon, np.nan)
-
-
-def _arima_drift(a: np.ndarray, horizon: int, drift: np.ndarray) -> np.ndarray:
-    """ARIMA(1,1,0) with drift, by conditional least squares (AutoReg on the differences).
-
-    AutoReg is the exact CLS form of this ARIMA and ~20x faster than the state-space ARIMA,
-    which matters for the ~300 backtest fits. A non-stationary AR root on the growth
-    rates would explode over decades, so then the drift path is returned instead.
+def _arima_drift(a: np.ndarray, lengths: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """ARIMA(1,1,0) with drift by conditional least squares (statsmodels AutoReg(1, "c") on
+    the log growth rates); the drift path where the AR term is not identified (fewer than 4
+    growth rates, constant growth) or its root is near the unit circle (|phi| >= 0.98),
+    which would explode over decades.
     """
+    drift = _drift(a, lengths, h)
     d = np.diff(a)
-    if d.size < 4 or np.ptp(d) <= 1e-9:  # constant growth: the AR term is not identified
-        return drift.copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", SingularMatrixWarning)
-        try:
-            res = AutoReg(d, lags=1, trend="c").fit()
-        except SingularMatrixWarning:  # near-constant growth, as above
-            return drift.copy()
-    if abs(res.params[1]) >= 0.98:
-        return drift.copy()
-    return a[-1] + np.cumsum(np.asarray(res.forecast(horizon), dtype=float))
+    x, y = d[:-1], d[1:]
+    pairs = lengths - 2  # (d[j-1], d[j]) pairs inside a window of `length` points
+    sx, sy, sxx, sxy = (np.r_[0.0, np.cumsum(v)][pairs] for v in (x, y, x * x, x * y))
+    denom = pairs * sxx - sx**2
+    ok = (lengths >= 5) & (denom > 1e-12 * np.maximum(pairs * sxx, 1e-300))
+    safe = np.where(ok, denom, 1.0)
+    phi = np.where(ok, (pairs * sxy - sx * sy) / safe, 0.0)
+    ok &= np.abs(phi) < 0.98
+    c = (sy - phi * sx) / np.maximum(pairs, 1)
+    mean = c / (1 - phi)
+    last = d[np.maximum(lengths - 2, 0)]
+    growth = mean[:, None] + phi[:, None] ** h[None, :] * (last - mean)[:, None]
+    path = a[lengths - 1][:, None] + np.cumsum(growth, axis=1)
+    return np.where(ok[:, None], path, drift)
 
 
-def _sigma(a: np.ndarray) -> float:
-    """Standard deviation of annual log growth (ddof=1); NaN with fewer than 3 points."""
-    return float(np.std(np.diff(a), ddof=1)) if len(a) >= 3 else np.nan
+def _log_paths(
+    a: np.ndarray, lengths: np.ndarray, horizon: int, shrunk: np.ndarray, drift_only: bool
+) -> np.ndarray:
+    """Log forecasts of every model from every training window.
+
+    Args:
+        a: break-adjusted log consumption, the region's whole history.
+        lengths: training window lengths (the first ``length`` years), each >= 3 unless
+            ``drift_only``.
+        horizon: steps ahead (years).
+        shrunk: pooled shrunk growth per window length (index ``length - 1``).
+        drift_only: fit drift alone (short series); the other rows stay NaN.
+
+    Returns:
+        Array (len(lengths), len(MODELS), horizon).
+    """
+    h = np.arange(1, horizon + 1)
+    out = np.full((lengths.size, len(MODELS), horizon), np.nan)
+    out[:, 0] = _drift(a, lengths, h)
+    if drift_only:
+        return out
+    out[:, 1] = _drift_linear(a, lengths, h)
+    out[:, 2] = _ets_damped(a, lengths, h)
+    out[:, 3] = _theta(a, lengths, h)
+    out[:, 4] = _arima_drift(a, lengths, h)
+    out[:, 5] = a[lengths - 1][:, None] + np.outer(shrunk[lengths - 1], h)
+    for i, parts in enumerate(_COMBOS.values(), start=len(MODELS) - len(_COMBOS)):
+        out[:, i] = out[:, [MODELS.index(p) for p in parts]].mean(axis=1)
+    return out
+
+
+def _shrunk_growth(panel: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each region's mean log growth shrunk toward the national one, for every window.
+
+    At each year t and for each region observed since its first year y0: own mean growth
+    ``m`` over (y0, t], the national growth (log growth of the summed TWh of the regions
+    observed in both years) averaged over the same years ``m_nat``, and the sampling
+    variance of ``m``, ``s2 = var(growth) / count``. The spread of ``m - m_nat`` across
+    regions less the mean ``s2`` estimates the true between-region variance ``tau2``
+    (floored at 0), and ``m_nat + tau2 / (tau2 + s2) * (m - m_nat)`` is the shrunk growth
+    (empirical Bayes / James-Stein). Only years up to t are used, so it is an honest
+    forecast at t.
+
+    Args:
+        panel: region -> (years, break-adjusted log consumption).
+
+    Returns:
+        region -> array (n,): element ``length - 1`` is the shrunk growth of the window of
+        the first ``length`` years; NaN for length 1.
+    """
+    ids = list(panel)
+    first = min(int(y[0]) for y, _ in panel.values())
+    n_years = max(int(y[-1]) for y, _ in panel.values()) - first + 1
+    wide = np.full((len(ids), n_years), np.nan)
+    for i, rid in enumerate(ids):
+        years, a = panel[rid]
+        wide[i, years - first] = a
+    both = np.isfinite(wide[:, 1:]) & np.isfinite(wide[:, :-1])
+    growth = np.where(both, np.diff(np.nan_to_num(wide), axis=1), 0.0)
+    level = np.exp(np.nan_to_num(wide, nan=-np.inf))
+    national = np.log(
+        np.where(both, level[:, 1:], 0).sum(axis=0) / np.where(both, level[:, :-1], 1e-300).sum(axis=0)
+    )
+    count = np.cumsum(both, axis=1)
+    safe = np.maximum(count, 1)
+    mean = np.cumsum(growth, axis=1) / safe
+    relative = mean - np.cumsum(np.where(both, national, 0.0), axis=1) / safe
+    s2 = np.maximum(np.cumsum(growth**2, axis=1) - count * mean**2, 0) / np.maximum(
+        count * (count - 1), 1
+    )
+    valid = both & (count >= 2)
+    k = valid.sum(axis=0)
+    centre = np.where(valid, relative, 0).sum(axis=0) / np.maximum(k, 1)
+    spread = np.where(valid, (relative - centre) ** 2, 0).sum(axis=0) / np.maximum(k - 1, 1)
+    tau2 = np.maximum(spread - np.where(valid, s2, 0).sum(axis=0) / np.maximum(k, 1), 0)
+    weight = np.where(
+        (k >= 2) & (s2 > 0) & (count >= 2), tau2 / np.maximum(tau2 + s2, 1e-300), 1.0
+    )
+    shrunk = mean - (1 - weight) * relative
+    out = {}
+    for i, rid in enumerate(ids):
+        years, _ = panel[rid]
+        out[rid] = np.r_[np.nan, shrunk[i, years[1:] - first - 1]]
+    return out
+
+
+def _sigmas(a: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Standard deviation of annual log growth (ddof=1) of each window; NaN below 3 points."""
+    d = np.diff(a)
+    count = lengths - 1
+    s, ss = (np.r_[0.0, np.cumsum(v)][count] for v in (d, d * d))
+    ok = count >= 2
+    var = np.where(ok, ss - s * s / np.maximum(count, 1), np.nan) / np.maximum(count - 1, 1)
+    return np.sqrt(np.maximum(var, 0))
 
 
 # --- backtest --------------------------------------------------------------------------
@@ -309,41 +467,45 @@ class _RegionFit:
 def _fit_region(
     years: np.ndarray,
     values: np.ndarray,
-    break_year: int | None,
+    a: np.ndarray,
+    shrunk: np.ndarray,
     min_points: int,
     horizon: int,
     h_max: int,
 ) -> _RegionFit:
-    """Backtest all models on one region and fit them on its full history."""
-    a = _break_adjusted_log(years, np.log(values), break_year)
+    """Backtest all models on one region and fit them on its full history.
+
+    Windows shorter than ``min_points`` (down to ``_FIRST_SELECTION_POINTS``) are kept
+    with ``scored = False``: the online selection may learn from them, the reported
+    figures do not include them.
+    """
     n = len(a)
     drift_only = n < min_points
-    frames = []
-    for length in range(max(min_points, 2), n) if not drift_only else ():
-        steps = min(horizon, n - length)
-        paths = _log_paths(a[:length], steps, drift_only=False)
-        target = a[length : length + steps]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "origin_length": length,
-                    "origin_year": int(years[length - 1]),
-                    "target_year": np.tile(years[length : length + steps], len(MODELS)),
-                    "target_index": np.tile(np.arange(length, length + steps), len(MODELS)),
-                    "h": np.tile(np.arange(1, steps + 1), len(MODELS)),
-                    "model": np.repeat(MODELS, steps),
-                    "log_pred": paths.ravel(),
-                    "log_actual": np.tile(target, len(MODELS)),
-                    "sigma": _sigma(a[:length]),
-                }
-            )
-        )
-    errors = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    first = max(min(min_points, _FIRST_SELECTION_POINTS), 3)
+    lengths = np.array([n]) if drift_only else np.arange(first, n + 1)
+    paths = _log_paths(a, lengths, max(h_max, horizon), shrunk, drift_only)
+    win, h = np.nonzero(lengths[:-1, None] + np.arange(1, horizon + 1)[None, :] <= n)
+    length, h = lengths[win], h + 1
+    target = length + h - 1
+    k = len(MODELS)
+    errors = pd.DataFrame(
+        {
+            "origin_length": np.repeat(length, k),
+            "origin_year": np.repeat(years[length - 1], k),
+            "target_year": np.repeat(years[target], k),
+            "h": np.repeat(h, k),
+            "model": np.tile(MODELS, len(win)),
+            "log_pred": paths[win, :, h - 1].ravel(),
+            "log_actual": np.repeat(a[target], k),
+            "sigma": np.repeat(_sigmas(a, length), k),
+            "scored": np.repeat(length >= min_points, k),
+        }
+    )
     return _RegionFit(
         years=years,
         values=values,
-        final_paths=_log_paths(a, h_max, drift_only),
-        sigma=_sigma(a),
+        final_paths=paths[-1],
+        sigma=float(_sigmas(a, np.array([n]))[0]),
         errors=errors,
         drift_only=drift_only,
     )
@@ -358,15 +520,9 @@ def _error_table(fits: Mapping[str, _RegionFit]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(
             columns=[
-                "region_id",
-                "origin_length",
-                "target_index",
-                "h",
-                "model",
-                "pred_twh",
-                "actual_twh",
-                "z",
-                "drift_abs_err",
+                "region_id", "origin_length", "origin_year", "target_year", "h", "model",
+                "log_pred", "log_actual", "sigma", "scored", "pred_twh", "actual_twh", "z",
+                "abs_err", "drift_abs_err",
             ]
         )
     err = pd.concat(frames, ignore_index=True).dropna(subset=["log_pred"])
@@ -405,22 +561,26 @@ def _pooled_quantiles(errors: pd.DataFrame, horizon: int) -> pd.DataFrame:
 def _with_loo_intervals(errors: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Add each backtest point's 80% interval, calibrated without its own region's errors."""
     if not len(errors):
-        return errors.assign(covered=pd.Series(dtype=bool))
+        return errors.assign(covered=pd.Series(dtype=float))
     parts = []
-    for rid in errors["region_id"].unique():
-        own = errors["region_id"] == rid
-        q = _pooled_quantiles(errors[~own], horizon)
-        part = errors[own].merge(q, on=["model", "h"], how="left")
-        pred, sig, actual = (
-            part[c].to_numpy(dtype=float) for c in ("log_pred", "sigma", "log_actual")
-        )
-        lo = pred + part["q10"].to_numpy(dtype=float) * sig
-        hi = pred + part["q90"].to_numpy(dtype=float) * sig
-        known = np.isfinite(lo) & np.isfinite(hi)
-        inside = np.zeros(len(part), dtype=bool)
-        inside[known] = (actual[known] >= lo[known]) & (actual[known] <= hi[known])
-        parts.append(part.assign(covered=np.where(known, inside.astype(float), np.nan)))
-    return pd.concat(parts, ignore_index=True).drop(columns=["q10", "q90"])
+    for rid, own in errors.groupby("region_id", sort=False):
+        q = _pooled_quantiles(errors[errors["region_id"] != rid], horizon)
+        parts.append(_covered(own, q))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _covered(points: pd.DataFrame, quantiles: pd.DataFrame) -> pd.DataFrame:
+    """``points`` with ``covered`` (1.0/0.0; NaN where no calibrated interval exists)."""
+    part = points.merge(quantiles, on=["model", "h"], how="left")
+    pred, sig, actual = (part[c].to_numpy(dtype=float) for c in ("log_pred", "sigma", "log_actual"))
+    lo = pred + part["q10"].to_numpy(dtype=float) * sig
+    hi = pred + part["q90"].to_numpy(dtype=float) * sig
+    known = np.isfinite(lo) & np.isfinite(hi)
+    inside = np.zeros(len(part), dtype=bool)
+    inside[known] = (actual[known] >= lo[known]) & (actual[known] <= hi[known])
+    return part.assign(covered=np.where(known, inside.astype(float), np.nan)).drop(
+        columns=["q10", "q90"]
+    )
 
 
 # --- selection and reporting -----------------------------------------------------------
@@ -444,15 +604,19 @@ def _select(errors: pd.DataFrame, fits: Mapping[str, _RegionFit]) -> dict[str, s
     return {rid: "drift" if fit.drift_only else model for rid, fit in fits.items()}
 
 
-def _online_selected(errors: pd.DataFrame) -> pd.DataFrame:
-    """Backtest points of the model the rule would have chosen at each origin.
+def _online_selected(errors: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Scored backtest points of the model the rule would have chosen at each origin.
 
-    At an origin (last training year t) only points whose target year is <= t are known.
+    At an origin (last training year t) only points whose target year is <= t are known:
+    they choose the model and calibrate its interval (``covered``).
     """
     picks = []
-    for origin_year, at_origin in errors.groupby("origin_year"):
-        model = _choose(errors[errors["target_year"] <= origin_year])
-        picks.append(at_origin[at_origin["model"] == model])
+    for origin_year, at_origin in errors[errors["scored"].astype(bool)].groupby("origin_year"):
+        known = errors[errors["target_year"] <= origin_year]
+        model = _choose(known)
+        chosen = at_origin[at_origin["model"] == model]
+        quantiles = _pooled_quantiles(known[known["model"] == model], horizon)
+        picks.append(_covered(chosen, quantiles))
     return pd.concat(picks, ignore_index=True)
 
 
@@ -472,40 +636,41 @@ def _metrics(err: pd.DataFrame) -> dict[str, float]:
 
 
 def _backtest_table(
-    errors: pd.DataFrame, chosen: Mapping[str, str], fits: Mapping[str, _RegionFit]
+    scored: pd.DataFrame,
+    errors: pd.DataFrame,
+    chosen: Mapping[str, str],
+    fits: Mapping[str, _RegionFit],
+    horizon: int,
 ) -> pd.DataFrame:
-    """Per-region-and-model and pooled ("ALL") backtest figures."""
+    """Per-region-and-model and pooled ("ALL") backtest figures.
+
+    Args:
+        scored: scored backtest points with leave-one-region-out ``covered``.
+        errors: all backtest points (with the selection-only short windows).
+        chosen: region -> model used for its forecast.
+        fits: per-region fits.
+        horizon: backtest horizon (years).
+    """
+    groups = dict(iter(scored.groupby(["region_id", "model"]))) if len(scored) else {}
+    empty = scored.iloc[:0]
     rows = []
     for rid, fit in fits.items():
-        own = errors[errors["region_id"] == rid] if len(errors) else errors
-        models = ("drift",) if fit.drift_only or not len(own) else MODELS
-        for model in models:
-            pts = own[own["model"] == model] if len(own) else own
+        has_points = any(key[0] == rid for key in groups)
+        for model in MODELS if has_points and not fit.drift_only else ("drift",):
+            pts = groups.get((rid, model), empty)
             rows.append(
-                {
-                    "region_id": rid,
-                    "model": model,
-                    **_metrics(pts),
-                    "selected": model == chosen.get(rid, "drift"),
-                }
+                {"region_id": rid, "model": model, **_metrics(pts), "selected": model == chosen[rid]}
             )
-    if len(errors):
-        for model in MODELS:
-            rows.append(
-                {
-                    "region_id": "ALL",
-                    "model": model,
-                    **_metrics(errors[errors["model"] == model]),
-                    "selected": False,
-                }
-            )
-        picked = errors[errors["model"] == errors["region_id"].map(chosen)]
+    if len(scored):
+        for model, pts in scored.groupby("model", sort=False):
+            rows.append({"region_id": "ALL", "model": model, **_metrics(pts), "selected": False})
+        picked = scored[scored["model"] == scored["region_id"].map(chosen)]
         rows.append({"region_id": "ALL", "model": "selected", **_metrics(picked), "selected": True})
         rows.append(
             {
                 "region_id": "ALL",
                 "model": "selected_online",
-                **_metrics(_online_selected(errors)),
+                **_metrics(_online_selected(errors, horizon)),
                 "selected": False,
             }
         )

@@ -60,6 +60,8 @@ class Fleet:
             exactly, the centres of each region within any radius.
         hub_key_train_cum_twh: (K + 1,) cumulative training energy along ``hub_key``.
         load_factors: (W, 24) hourly load-shape factors (mean 1).
+        peak_factors: (W, H) the columns of ``load_factors`` of the hours that can be a peak
+            (see :func:`candidate_peak_hours`); peaks computed on them are exact.
     """
 
     region_ids: np.ndarray
@@ -72,6 +74,7 @@ class Fleet:
     hub_key: np.ndarray
     hub_key_train_cum_twh: np.ndarray
     load_factors: np.ndarray
+    peak_factors: np.ndarray
 
 
 def base_it_energy(centers: pd.DataFrame) -> pd.DataFrame:
@@ -154,6 +157,7 @@ def build_fleet(
         hub_key=key[order],
         hub_key_train_cum_twh=cum,
         load_factors=factors,
+        peak_factors=factors[:, candidate_peak_hours(factors)],
     )
 
 
@@ -258,12 +262,33 @@ def facility_energy(
     ) * pue_new
 
 
+def candidate_peak_hours(load_factors: np.ndarray) -> np.ndarray:
+    """Hours that can carry the peak of ``sum_w x_w * factor_w(hour)`` for some ``x >= 0``.
+
+    An hour whose factors are all <= those of another hour (and not identical) can
+    never be the unique maximum, because energies are never negative; dropping such
+    dominated hours makes the peak search exact and much cheaper (with flat general
+    and training shapes, one diurnal shape leaves a single candidate hour).
+
+    >>> f = np.array([[1.0, 1.0, 1.0], [0.5, 2.0, 0.5]])
+    >>> candidate_peak_hours(f).tolist()
+    [1]
+    """
+    a = load_factors.T[:, None, :]  # (H, 1, W)
+    b = load_factors.T[None, :, :]  # (1, H, W)
+    dominated_by = (b >= a).all(axis=-1) & (b > a).any(axis=-1)  # [h, h'] h' dominates h
+    keep = ~dominated_by.any(axis=1)
+    # identical hours: keep the first of each group only
+    _, first = np.unique(load_factors.T[keep], axis=0, return_index=True)
+    return np.sort(np.flatnonzero(keep)[first])
+
+
 def peak_load_mw(facility_by_workload_twh: np.ndarray, load_factors: np.ndarray) -> np.ndarray:
     """``max_hour sum_w avg_MW_w * factor_w(hour)``.
 
     Args:
         facility_by_workload_twh: (..., W) facility energy per workload, TWh.
-        load_factors: (W, 24).
+        load_factors: (W, H) factors of H hours (24, or the candidate peak hours).
 
     Returns:
         (...) peak MW.
@@ -390,6 +415,6 @@ def simulate(fleet: Fleet, scenario: Scenario, params: Mapping[str, np.ndarray])
         pue_effective=pue_eff,
         region_it_twh=region_it,
         region_facility_twh=region_fac,
-        region_peak_mw=peak_load_mw(fac, fleet.load_factors),
-        national_peak_mw=peak_load_mw(fac.sum(axis=1), fleet.load_factors),
+        region_peak_mw=peak_load_mw(fac, fleet.peak_factors),
+        national_peak_mw=peak_load_mw(fac.sum(axis=1), fleet.peak_factors),
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from models.engine import SimResult
 from models.summarize import turning_points_table
