@@ -302,6 +302,7 @@ def _collect(results: list[ScenarioOutputs], base, inputs, scenarios) -> dict[st
     for name, r in radius.items():
         h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, r)
         h.insert(0, "scenario", name)
+        h.insert(2, "region_id", inputs.compute_centers["region_id"].to_numpy())
         hub_frames.append(h)
     return {
         "forecast": cat("forecast"),

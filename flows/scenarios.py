@@ -31,6 +31,8 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_SCENARIOS = PROJECT_ROOT / "data" / "scenarios"
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+# TOML integers are 64-bit; tomllib accepts longer ones, which no float can hold.
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ScenarioError(str(path), f"cannot read the file ({exc.strerror})") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ScenarioError(str(path), f"not valid UTF-8 at byte {exc.start}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), f"malformed TOML: {exc}") from None
+    key = _out_of_range_int(data)
+    if key is not None:
+        raise ScenarioError(str(path), "integer out of range (TOML integers are 64-bit)", key=key)
+    return data
+
+
+def _out_of_range_int(node: Any, prefix: str = "") -> str | None:
+    """Dotted key of the first integer outside TOML's 64-bit range, or None."""
+    if isinstance(node, dict):
+        items = ((f"{prefix}.{k}" if prefix else str(k), v) for k, v in node.items())
+    elif isinstance(node, list):
+        items = ((prefix, v) for v in node)
+    else:
+        bad = isinstance(node, int) and not isinstance(node, bool) and not _INT64[0] <= node <= _INT64[1]
+        return prefix if bad else None
+    for key, value in items:
+        found = _out_of_range_int(value, key)
+        if found is not None:
+            return found
+    return None
 
 
 def _merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:

@@ -208,3 +208,39 @@ def test_shipped_scenarios_say_what_their_names_promise() -> None:
     small = got["distributed_small"]
     assert small.pue.new_build_small_medium_share == (0.4, 0.5, 0.6)
     assert set(_overrides("hub_push")) == {"hubs", "pue"}
+
+
+# --- gridcast scenarios --------------------------------------------------------
+
+
+def test_cli_scenarios_list_and_show(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["scenarios"])
+    assert listed.exit_code == 0, listed.output
+    rows = listed.stdout.splitlines()[1:]
+    assert [r.split()[0] for r in rows] == list(SHIPPED)
+    assert all(r.split()[1] == "reference" for r in rows if not r.startswith("reference"))
+
+    shown = runner.invoke(app, ["scenarios", "show", "hub_push"])
+    assert shown.exit_code == 0, shown.output
+    text = shown.stdout
+    assert "training_shift_to_hubs = [0.7, 0.85, 0.95]   # set here" in text
+    assert "taper = " in text and "# from reference" in text
+    assert "[pue.new_build_cap.west]" in text and "value = 1.2   # set here" in text
+    # the printed body is valid TOML that resolves to the same parameters
+    body = tomllib.loads(text)
+    loaded = resolve_scenario(SHIPPED_SCENARIOS / "hub_push.toml").scenario
+    assert tuple(body["hubs"]["training_shift_to_hubs"]) == loaded.hubs.training_shift_to_hubs
+
+    _write(tmp_path, "mine", _child('description = "my case"\n', name="mine"))
+    other = runner.invoke(app, ["scenarios", "--dir", str(tmp_path)])
+    assert other.exit_code == 0 and "mine" in other.stdout and "my case" in other.stdout
+    missing = runner.invoke(app, ["scenarios", "show", "nope"])
+    assert missing.exit_code == 2 and "nope" in missing.output
+    bad = _write(tmp_path, "bad", _child("[growth]\ngeneral = [0.3, 0.2, 0.4]\n", name="bad"))
+    refused = runner.invoke(app, ["scenarios", "--dir", str(tmp_path)])
+    assert refused.exit_code == 2 and str(bad) in refused.output and "growth.general" in refused.output
