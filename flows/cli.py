@@ -120,9 +120,11 @@ def run(
     """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
     from flows.scenarios import load_scenarios
 
-    if runner not in ("local", "dask") or (dask_address and runner != "dask"):
-        _fail(GridcastError(f"--runner must be local or dask (got {runner!r}); "
-                            "--dask-address needs --runner dask"))
+    if runner not in ("local", "dask"):
+        _fail(GridcastError(f"--runner must be local or dask, got {runner!r}"))
+    if dask_address and (runner != "dask" or "://" not in dask_address):
+        _fail(GridcastError("--dask-address needs --runner dask and a scheduler address "
+                            "like tcp://127.0.0.1:8786"))
 
     try:
         found = load_scenarios(scenario)  # refuse bad scenarios before any work starts
@@ -149,7 +151,7 @@ def run(
 from flows.cli_more import register; register(app)  # noqa: E402, E702 - scenarios, compare, export
 
 
-from flows.cli_ops import register as _register_ops; _register_ops(app)  # noqa: E402, E702 - schedule, runs
+from flows.cli_ops import register as _register_ops; _register_ops(app)  # noqa: E402, E702, I001 - schedule, runs
 
 
 def main() -> None:

@@ -55,7 +55,10 @@ def schedule(
         url = ops.require_api_url()
         ops.check_schedule(cron, timezone)
         if runner not in ("local", "dask"):
-            raise GridcastError(f"--runner must be local or dask (got {runner!r})")
+            raise GridcastError(f"--runner must be local or dask, got {runner!r}")
+        if dask_address and (runner != "dask" or "://" not in dask_address):
+            raise GridcastError("--dask-address needs --runner dask and a scheduler address "
+                                "like tcp://127.0.0.1:8786")
         load_scenarios(scenario)  # refuse a bad scenario now, not at 06:00 on Monday
     except GridcastError as exc:
         _fail(exc)

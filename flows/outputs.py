@@ -116,6 +116,8 @@ def write_partitioned(folder: Path, frame: pd.DataFrame, partition: str = "scena
             partitioning=ds.partitioning(pa.schema([(partition, pa.string())]), flavor="hive"),
             basename_template="part-{i}.parquet",
             existing_data_behavior="error",
+            preserve_order=True,  # same rows, same order, same bytes on a re-run
+            use_threads=False,
         )
         if folder.exists():
             os.replace(folder, old)

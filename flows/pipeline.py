@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -278,6 +279,8 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         record.update(state="FAILED", reason=str(exc) or type(exc).__name__,
                       finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
         _safe_record(params, record)
+        if latest_root is not None and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # nothing was written: leave no empty run folder behind
         raise
     _safe_record(params, record)
     return str(run_dir)
@@ -324,14 +327,17 @@ def _dask_task_runner(address: str | None):  # noqa: ANN202 - prefect_dask is an
         from prefect_dask import DaskTaskRunner
     except ImportError:
         raise GridcastError("--runner dask needs the optional extra: pip install 'gridcast[dask]'") from None
+    # distributed logs every worker start and stop at INFO; keep runs as quiet as local ones.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     if address:
         return DaskTaskRunner(address=address)
-    # Processes, not threads: the scenario maths holds the GIL. One worker per scenario up to
-    # the core count; bound to loopback with no dashboard so nothing listens on the network.
+    # Processes, not threads, so scenarios do not share one GIL. One worker per core, at most
+    # 4. Everything listens on loopback only; the scheduler's HTTP server (it starts even
+    # without a dashboard) takes a free port rather than 8787.
     workers = max(1, min(4, os.cpu_count() or 1))
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
                                           "processes": True, "host": "127.0.0.1",
-                                          "dashboard_address": None, "silence_logs": 40})
+                                          "dashboard_address": "127.0.0.1:0", "silence_logs": logging.ERROR})
 
 
 def flow_for(params: RunParams):  # noqa: ANN201 - a prefect Flow

@@ -224,7 +224,7 @@ def load_scenarios(target: Path | None) -> list[LoadedScenario]:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ScenarioError(str(target), f"two scenario files share the name {dupes[0]!r}", key="name")
-    return sorted(loaded, key=lambda s: s.name)
+    return sorted(loaded, key=lambda s: (s.name != "reference", s.name))  # reference first
 
 
 def scenario_hash(loaded: LoadedScenario) -> str:

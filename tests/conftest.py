@@ -15,4 +15,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("GRIDCAST_WAREHOUSE_WAIT_SECONDS", "5")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # see flows/settings.py: BLAS threads thrash 2 cores
 Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
