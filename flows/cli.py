@@ -77,6 +77,12 @@ def ingest(
     A file that breaks a rule is refused whole with one message naming file, row,
     column and rule; the warehouse keeps what it held before.
     """
+    from flows.validate import load_inputs
+
+    try:
+        load_inputs(data)  # refuse bad input in a second, before Prefect starts
+    except GridcastError as exc:
+        _fail(exc)
     _prefect_ready()
     from flows.pipeline import ingest_flow
 

@@ -30,6 +30,7 @@ __all__ = [
     "write_json",
     "safe_child",
     "new_run_dir",
+    "remove_stale_temps",
     "point_latest",
 ]
 
@@ -130,6 +131,33 @@ def write_partitioned(folder: Path, frame: pd.DataFrame, partition: str = "scena
     shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(folder.parent)
     return folder
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete the hidden leftovers of writes that were killed midway, in ``folder`` and below.
+
+    Only names this module makes are touched: ``.<name>.<random>.tmp`` (files, or folders
+    of a partitioned write) and ``.<name>.<hex>.old`` (a folder being swapped out). Call it
+    when a run starts in a folder it owns; a run writing there at the same time would lose
+    its temporary files.
+
+    Returns:
+        The paths removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.rglob(".*")):
+        name = path.name
+        if not (name.endswith(".tmp") or name.endswith(".old")) or name.count(".") < 3:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def safe_child(root: Path, *parts: str) -> Path:

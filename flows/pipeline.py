@@ -102,7 +102,7 @@ def store_inputs_task(warehouse: Path, tables, owner: str) -> None:  # noqa: ANN
 @task(name="read-inputs", **_IO)
 def read_inputs_task(warehouse: Path):  # noqa: ANN201
     """Read the typed core_* tables back from the warehouse."""
-    return read_inputs(Path(warehouse))
+    return read_inputs(Path(warehouse), raw=False)
 
 
 @flow(name="gridcast-ingest", log_prints=False)
@@ -125,10 +125,11 @@ def baseline_task(history: pd.DataFrame, base_year: int, end_year: int):  # noqa
 
 @task(name="scenario", **_CPU)
 def scenario_task(inputs, loaded: LoadedScenario, baseline: Baseline, draws: int, seed: int,  # noqa: ANN001
-                  threshold: float) -> ScenarioOutputs:
+                  threshold: float, fleet=None) -> ScenarioOutputs:  # noqa: ANN001
     """Central run, Monte Carlo draws and summaries of one scenario."""
     t0 = time.perf_counter()
-    out = run_scenario(inputs, loaded.scenario, baseline, n_draws=draws, seed=seed, threshold=threshold)
+    out = run_scenario(inputs, loaded.scenario, baseline, n_draws=draws, seed=seed, threshold=threshold,
+                       fleet=fleet)
     out.timings_s["simulate"] = time.perf_counter() - t0
     return out
 
@@ -207,6 +208,10 @@ def _resolve_out(params: RunParams, run_id: str) -> tuple[Path, Path | None]:
             "or leave out --out to get a new folder per run"
         )
     out.mkdir(parents=True, exist_ok=True)
+    # run.json is written last and marks a complete run: remove it first, so a run killed
+    # while overwriting never leaves an old run.json beside newer tables
+    (out / "run.json").unlink(missing_ok=True)
+    outputs.remove_stale_temps(out)
     return out, None
 
 
@@ -236,6 +241,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         "package_version": _versions()["gridcast"], "git_commit": _git_commit(), "out_dir": str(run_dir),
         "user": getpass.getuser(),
     }
+    _safe_record(params, record)  # RUNNING: a killed run still leaves a trace in out_runs
     try:
         _say(params, f"run {run_id}: validating {params.data_dir}")
         tables = validate_inputs_task(Path(params.data_dir))
@@ -244,6 +250,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         lap("validate")
         _say(params, f"loading inputs into {params.warehouse}")
         store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
+        del tables  # the warehouse holds them now; free the raw text before the forecast
         inputs = read_inputs_task(Path(params.warehouse))
         record["inputs_sha256"] = dict(inputs.hashes)
         lap("ingest")
@@ -256,7 +263,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         _say(params, f"forecasting {len(scenarios)} scenarios x {params.draws} draws")
         futures = [
             scenario_task.submit(inputs, s, _align_baseline(base, fleet.region_ids, s.scenario.years),
-                                 params.draws, params.seed, params.rise_threshold)
+                                 params.draws, params.seed, params.rise_threshold, fleet)
             for s in scenarios
         ]
         results = [f.result() for f in futures]

@@ -254,9 +254,11 @@ TABLES: dict[str, Table] = {
                     "it_capacity_mw",
                     "float64",
                     "MW",
-                    "Installed IT capacity.",
+                    "Installed IT capacity (at most 1e6 MW: 1 TW is far beyond any site or aggregate, "
+                    "and guards the arithmetic against overflow).",
                     low=0,
                     low_open=True,
+                    high=1e6,
                 ),
                 Column(
                     "utilization",

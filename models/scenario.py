@@ -30,14 +30,20 @@ def _to_triple(value: object) -> tuple[float, float, float]:
     if isinstance(value, bool):
         raise ValueError("must be a number or [low, central, high], got a boolean")
     if isinstance(value, int | float):
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:
+            raise ValueError("number too large") from None
         return (v, v, v)
     if isinstance(value, list | tuple):
         if len(value) != 3 or not all(
             isinstance(x, int | float) and not isinstance(x, bool) for x in value
         ):
             raise ValueError("a range must be three numbers [low, central, high]")
-        low, central, high = (float(x) for x in value)
+        try:
+            low, central, high = (float(x) for x in value)
+        except OverflowError:
+            raise ValueError("number too large") from None
         if not low <= central <= high:
             raise ValueError(f"needs low <= central <= high, got [{low}, {central}, {high}]")
         return (low, central, high)

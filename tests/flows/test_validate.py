@@ -97,7 +97,8 @@ def expect_error(
 CELL_CASES = [
     ("compute_centers.csv", 3, "utilization", "1.4", "must be in (0, 1], got 1.4"),
     ("compute_centers.csv", 2, "utilization", "0", "must be in (0, 1], got 0"),
-    ("compute_centers.csv", 3, "it_capacity_mw", "0", "must be > 0, got 0"),
+    ("compute_centers.csv", 3, "it_capacity_mw", "0", "must be in (0, 1000000], got 0"),
+    ("compute_centers.csv", 3, "it_capacity_mw", "1e300", "must be in (0, 1000000], got 1e300"),
     ("compute_centers.csv", 2, "ai_share", "-0.1", "must be in [0, 1], got -0.1"),
     ("compute_centers.csv", 3, "training_share", "1.5", "must be in [0, 1], got 1.5"),
     ("compute_centers.csv", 2, "pue", "0.95", "must be >= 1, got 0.95"),
@@ -554,7 +555,7 @@ def test_glossary_covers_every_column_with_units() -> None:
     cols = g[g["column"] != ""]
     assert len(cols) == sum(len(t.columns) + (t.wide is not None) for t in TABLES.values())
     row = cols[(cols["file"] == "compute_centers.csv") & (cols["column"] == "it_capacity_mw")]
-    assert row[["unit", "rule"]].values.tolist() == [["MW", "> 0"]]
+    assert row[["unit", "rule"]].values.tolist() == [["MW", "in (0, 1000000]"]]
     assert (cols["description"] != "").all()
 
 

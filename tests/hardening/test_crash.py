@@ -34,6 +34,7 @@ from hardening_support import (
     write_folder,
 )
 
+from flows import outputs
 from flows.validate import load_inputs
 from flows.warehouse import store_inputs
 
@@ -130,7 +131,7 @@ def test_killed_ingest_and_run_leave_a_consistent_state(tmp_path: Path) -> None:
         ("store, at once", owner.exists, rng.uniform(0.0, 0.05)),
         ("store, later", owner.exists, rng.uniform(0.05, 0.4)),
     ]
-    for i, (stage, ready, delay) in enumerate(ingest_kills):
+    for i, (_stage, ready, delay) in enumerate(ingest_kills):
         owner.unlink(missing_ok=True)
         _kill_at(ingest, tmp_path / f"ingest{i}.log", ready, delay)
         check_warehouse(warehouse, [old, new])
@@ -163,6 +164,10 @@ def test_killed_ingest_and_run_leave_a_consistent_state(tmp_path: Path) -> None:
     check_warehouse(warehouse, [new])
     check_outputs(out)
 
-    # Temporary files are hidden; record what the kills left, for the report of this test.
+    # Temporary files are hidden, and outputs.remove_stale_temps clears exactly them.
     assert all(name.startswith(".") for name in stale)
-    print(json.dumps({"after_kills": leftovers, "after_next_run": stale}, indent=1))  # -s shows it
+    removed = outputs.remove_stale_temps(out)
+    assert not list(out.rglob(".*"))
+    check_outputs(out)
+    print(json.dumps({"after_kills": leftovers, "after_next_run": stale,
+                      "removed": [str(p.relative_to(out)) for p in removed]}, indent=1))  # -s shows it

@@ -27,8 +27,8 @@ from hardening_support import DATA, ROOT, kill_group, shipped_files, start_cli, 
 
 from flows import compare, outputs
 from flows.errors import GridcastError, ScenarioError
-from flows.schema import SOURCE_ROW, TABLES
 from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios
+from flows.schema import SOURCE_ROW, TABLES
 from flows.validate import load_inputs
 from flows.warehouse import INPUTS_TABLE, RUN_COLUMNS, RUNS_TABLE, read_inputs, store_inputs
 
@@ -98,57 +98,73 @@ def _enclosing(tree: ast.AST) -> dict[ast.AST, str]:
     return owner
 
 
-def sql_problems(source: str, module: str, allowed=ALLOWED_INTERPOLATIONS) -> list[str]:  # noqa: ANN001
-    """Every SQL argument in ``source`` that is built from something not reviewed as safe."""
-    tree = ast.parse(source)
-    funcs = _functions(tree)
-    owner = _enclosing(tree)
-    problems: list[str] = []
+class _SqlChecker:
+    """Follows the SQL argument of each call back to literals or reviewed interpolations."""
 
-    def check(expr: ast.expr, func: str, where: int, depth: int = 0) -> None:
-        if depth > 5:
-            problems.append(f"{module}:{where}: SQL built too indirectly to check")
+    MAX_DEPTH = 5
+
+    def __init__(self, source: str, module: str, allowed: dict) -> None:
+        self.tree = ast.parse(source)
+        self.module = module
+        self.allowed = allowed
+        self.funcs = _functions(self.tree)
+        self.problems: list[str] = []
+
+    def run(self) -> list[str]:
+        owner = _enclosing(self.tree)
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in SQL_METHODS and node.args:
+                self.check(node.args[0], owner.get(node, "<module>"), node.lineno)
+        return self.problems
+
+    def flag(self, where: int, what: str) -> None:
+        self.problems.append(f"{self.module}:{where}: {what}")
+
+    def ok_names(self, func: str) -> dict[str, str]:
+        return self.allowed.get((self.module, func), {})
+
+    def check(self, expr: ast.expr, func: str, where: int, depth: int = 0) -> None:
+        if depth > self.MAX_DEPTH:
+            self.flag(where, "SQL built too indirectly to check")
+        elif isinstance(expr, ast.Constant) and isinstance(expr.value, str):
             return
-        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            return
-        if isinstance(expr, ast.JoinedStr):
-            for part in expr.values:
-                if isinstance(part, ast.FormattedValue):
-                    text = ast.unparse(part.value)
-                    if text not in allowed.get((module, func), {}):
-                        problems.append(f"{module}:{where}: {func}() interpolates {text!r} into SQL")
-            return
-        if isinstance(expr, ast.BinOp):
-            # "+" of literal parts is fine (implicit concatenation); anything else is pasted.
-            if isinstance(expr.op, ast.Add):
-                check(expr.left, func, where, depth + 1)
-                check(expr.right, func, where, depth + 1)
-            else:
-                problems.append(f"{module}:{where}: SQL built with {type(expr.op).__name__}")
-            return
-        if isinstance(expr, ast.Name):
-            values = _assigned(funcs[func], expr.id) if func in funcs else []
-            if values:
-                for value in values:
-                    check(value, func, where, depth + 1)
-                return
-            if expr.id in allowed.get((module, func), {}):
-                return
-            problems.append(f"{module}:{where}: SQL from {expr.id!r}, not traceable to a literal")
-            return
-        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in funcs \
+        elif isinstance(expr, ast.JoinedStr):
+            self.joined(expr, func, where)
+        elif isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+            # "+" of literal parts is fine; each side is followed like the whole.
+            self.check(expr.left, func, where, depth + 1)
+            self.check(expr.right, func, where, depth + 1)
+        elif isinstance(expr, ast.BinOp):
+            self.flag(where, f"SQL built with {type(expr.op).__name__}")
+        elif isinstance(expr, ast.Name):
+            self.name(expr, func, where, depth)
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in self.funcs \
                 and not expr.args and not expr.keywords:
-            for ret in ast.walk(funcs[expr.func.id]):
+            for ret in ast.walk(self.funcs[expr.func.id]):
                 if isinstance(ret, ast.Return) and ret.value is not None:
-                    check(ret.value, expr.func.id, where, depth + 1)
-            return
-        problems.append(f"{module}:{where}: SQL built by {ast.unparse(expr)[:60]!r}")
+                    self.check(ret.value, expr.func.id, where, depth + 1)
+        else:
+            self.flag(where, f"SQL built by {ast.unparse(expr)[:60]!r}")
 
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr in SQL_METHODS and node.args:
-            check(node.args[0], owner.get(node, "<module>"), node.lineno)
-    return problems
+    def joined(self, expr: ast.JoinedStr, func: str, where: int) -> None:
+        for part in expr.values:
+            if isinstance(part, ast.FormattedValue):
+                text = ast.unparse(part.value)
+                if text not in self.ok_names(func):
+                    self.flag(where, f"{func}() interpolates {text!r} into SQL")
+
+    def name(self, expr: ast.Name, func: str, where: int, depth: int) -> None:
+        values = _assigned(self.funcs[func], expr.id) if func in self.funcs else []
+        for value in values:
+            self.check(value, func, where, depth + 1)
+        if not values and expr.id not in self.ok_names(func):
+            self.flag(where, f"SQL from {expr.id!r}, not traceable to a literal")
+
+
+def sql_problems(source: str, module: str, allowed: dict = ALLOWED_INTERPOLATIONS) -> list[str]:
+    """Every SQL argument in ``source`` that is built from something not reviewed as safe."""
+    return _SqlChecker(source, module, allowed).run()
 
 
 def passthrough_problems(sources: list[Path]) -> list[str]:
@@ -294,7 +310,10 @@ def test_documented_servers_bind_loopback() -> None:
             if SERVER_START.search(line) and "--host" in line:
                 assert re.search(r"--host[\"',\s=]+(127\.0\.0\.1|localhost|::1)", line), f"{path}:{i}: {line}"
     pipeline = (ROOT / "flows" / "pipeline.py").read_text(encoding="utf-8")
-    assert '"host": "127.0.0.1"' in pipeline and '"dashboard_address": None' in pipeline
+    # The Dask LocalCluster of --runner dask: scheduler and dashboard (if any) on loopback.
+    assert '"host": "127.0.0.1"' in pipeline
+    for value in re.findall(r'"dashboard_address":\s*([^,}]+)', pipeline):
+        assert value.strip() == "None" or re.match(r'"(127\.0\.0\.1|localhost):', value.strip()), value
 
 
 def test_prefect_server_setting_defaults_to_loopback() -> None:
