@@ -171,8 +171,11 @@ def test_degenerate_scenario_quantiles_equal_central(gc):
     reg = regional_table(sc.name, fleet.region_ids, sc.years, central, draws, _baseline(False), z)
     for col in ("facility_energy_twh", "peak_load_mw", "total_twh", "compute_share"):
         wide = reg.pivot_table(index=["region_id", "year"], columns="stat", values=col)
+        # baseline-dependent draw statistics are summarised in float32 (models/summarize.py):
+        # equal to central to float32 precision; the rest are exact here (float64 draws)
+        rel = 1e-6 if col in ("total_twh", "compute_share") else 1e-12
         for stat in ("p10", "p50", "p90"):
-            assert wide[stat].to_numpy() == pytest.approx(wide["central"].to_numpy(), rel=1e-12), (col, stat)
+            assert wide[stat].to_numpy() == pytest.approx(wide["central"].to_numpy(), rel=rel), (col, stat)
     fc = forecast_table(sc.name, fleet.region_ids, sc.years, central, draws)
     for col in ("it_energy_twh", "facility_energy_twh", "pue_effective"):
         wide = fc.pivot_table(index=["region_id", "year", "workload"], columns="stat", values=col)
