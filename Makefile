@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench data clean install
+.PHONY: run test test-fast lint bench bench-mc data clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench_mc.py
+
+bench-mc: $(STAMP)
+	$(BIN)/python benchmarks/bench_mc.py
 
 data: $(STAMP)
 	$(BIN)/python data/build_default.py

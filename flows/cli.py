@@ -154,10 +154,16 @@ def run(
     typer.echo(f"gridcast: report   {run_dir / 'report.html'}")
 
 
-from flows.cli_more import register; register(app)  # noqa: E402, E702 - scenarios, compare, export
+def _register_more_commands() -> None:
+    """Commands that live in their own modules: scenarios, compare, export; schedule, runs."""
+    from flows.cli_more import register as register_more
+    from flows.cli_ops import register as register_ops
+
+    register_more(app)
+    register_ops(app)
 
 
-from flows.cli_ops import register as _register_ops; _register_ops(app)  # noqa: E402, E702, I001 - schedule, runs
+_register_more_commands()
 
 
 def main() -> None:
