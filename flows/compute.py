@@ -57,9 +57,9 @@ class ScenarioOutputs:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def fleet_from_inputs(inputs) -> Fleet:  # noqa: ANN001 - flows.validate.InputTables
+def fleet_from_inputs(inputs, near: pd.DataFrame | None = None) -> Fleet:  # noqa: ANN001 - InputTables
     """Region arrays of the fleet from the validated input tables."""
-    return build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes)
+    return build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes, near)
 
 
 def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataFrame) -> dict[str, tuple[float, float, float]]:

@@ -35,7 +35,7 @@ from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT
 from flows.validate import check_commissioning, load_inputs
 from flows.warehouse import read_inputs, record_run, store_inputs
 from models.baseline import forecast_baseline
-from models.hubs import assign_hubs
+from models.hubs import assign_hubs, nearest_hub
 from models.summarize import Baseline
 
 __all__ = ["RunParams", "ingest_flow", "forecast_flow", "flow_for", "run_pipeline", "STATISTICAL_BREAKS"]
@@ -259,7 +259,8 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         _say(params, f"baseline: backtesting demand models for {len(inputs.regions)} regions")
         base = baseline_task(inputs.demand_history, base_year, end_year)
         lap("baseline")
-        fleet = fleet_from_inputs(inputs)
+        near = nearest_hub(inputs.compute_centers, inputs.hub_nodes)  # once per run: costly at 1M centres
+        fleet = fleet_from_inputs(inputs, near)
         _say(params, f"forecasting {len(scenarios)} scenarios x {params.draws} draws")
         futures = [
             scenario_task.submit(inputs, s, _align_baseline(base, fleet.region_ids, s.scenario.years),
@@ -268,7 +269,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         ]
         results = [f.result() for f in futures]
         lap("forecast")
-        out_tables = _collect(results, base, inputs, scenarios)
+        out_tables = _collect(results, base, inputs, scenarios, near)
         _say(params, f"writing Parquet to {run_dir}")
         write_outputs_task(run_dir, out_tables)
         lap("write")
@@ -301,7 +302,7 @@ def _safe_record(params: RunParams, record: dict[str, Any]) -> None:
         pass
 
 
-def _collect(results: list[ScenarioOutputs], base, inputs, scenarios) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+def _collect(results: list[ScenarioOutputs], base, inputs, scenarios, near=None) -> dict[str, pd.DataFrame]:  # noqa: ANN001
     def cat(attr: str) -> pd.DataFrame | None:
         frames = [getattr(r, attr) for r in results if getattr(r, attr) is not None]
         frames = [f for f in frames if not f.empty]
@@ -310,7 +311,7 @@ def _collect(results: list[ScenarioOutputs], base, inputs, scenarios) -> dict[st
     radius = {s.name: s.scenario.hubs.assignment_radius_km[1] for s in scenarios}
     hub_frames = []
     for name, r in radius.items():
-        h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, r)
+        h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, r, near)
         h.insert(0, "scenario", name)
         h.insert(2, "region_id", inputs.compute_centers["region_id"].to_numpy())
         hub_frames.append(h)

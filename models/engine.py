@@ -107,6 +107,7 @@ def build_fleet(
     centers: pd.DataFrame,
     hubs: pd.DataFrame,
     load_shapes: pd.DataFrame,
+    near: pd.DataFrame | None = None,
 ) -> Fleet:
     """Aggregate the validated tables into the arrays :func:`simulate` needs.
 
@@ -116,6 +117,8 @@ def build_fleet(
             ``it_capacity_mw``, ``utilization``, ``ai_share``, ``training_share``, ``pue``.
         hubs: ``hub_id``, ``lat``, ``lon``.
         load_shapes: ``workload``, ``hour``, ``factor``.
+        near: :func:`models.hubs.nearest_hub` of ``centers`` when the caller has it already
+            (it is the costly step for large fleets).
     """
     region_ids = regions["region_id"].astype(str).to_numpy()
     n_r = len(region_ids)
@@ -138,7 +141,8 @@ def build_fleet(
     train = e["training"].to_numpy()
     declared = centers["hub_id"].notna().to_numpy()
     train_declared = np.bincount(r_of[declared], weights=train[declared], minlength=n_r)
-    dist = nearest_hub(centers, hubs)["nearest_hub_km"].to_numpy()
+    near = nearest_hub(centers, hubs) if near is None else near
+    dist = near["nearest_hub_km"].to_numpy()
     free = (~declared) & np.isfinite(dist)
     key = r_of[free].astype(float) + 1j * dist[free]
     order = np.argsort(key, kind="stable")

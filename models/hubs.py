@@ -41,20 +41,23 @@ def nearest_hub(centers: pd.DataFrame, hubs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def assign_hubs(centers: pd.DataFrame, hubs: pd.DataFrame, radius_km: float) -> pd.DataFrame:
+def assign_hubs(
+    centers: pd.DataFrame, hubs: pd.DataFrame, radius_km: float, near: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Hub of every centre: its own ``hub_id``, else the nearest hub within the radius.
 
     Args:
         centers: ``center_id``, ``hub_id`` (NA allowed), ``lat``, ``lon``.
         hubs: ``hub_id``, ``lat``, ``lon``.
         radius_km: a centre joins its nearest hub if ``distance <= radius_km``.
+        near: :func:`nearest_hub` of ``centers`` if already computed.
 
     Returns:
         New frame: ``center_id``, ``assigned_hub_id`` (NA = no hub), ``hub_distance_km``
         (NaN for centres keeping their own ``hub_id``), ``assignment``
         (``declared``, ``nearest`` or ``none``).
     """
-    near = nearest_hub(centers, hubs)
+    near = nearest_hub(centers, hubs) if near is None else near
     declared = centers["hub_id"].notna().to_numpy()
     within = near["nearest_hub_km"].to_numpy() <= radius_km
     assigned = np.where(
