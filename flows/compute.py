@@ -114,7 +114,8 @@ def simulate_draws(fleet: Fleet, scenario: Scenario, params: dict[str, np.ndarra
 
 
 def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[float, float, float]],
-                      draws: dict[str, np.ndarray] | None, draw_sim: SimResult | None) -> pd.DataFrame:
+                      draws: dict[str, np.ndarray] | None, draw_sim: SimResult | None,
+                      central: SimResult | None = None) -> pd.DataFrame:
     """National facility energy in 2030 and the end year: one-at-a-time swings and rank correlation.
 
     Each parameter with a range is set to its low, then its high value, all others
@@ -132,14 +133,16 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
         params[k][2 * i] = ranges[k][0]
         params[k][2 * i + 1] = ranges[k][2]
     swing = simulate(fleet, scenario, params).region_facility_twh.sum(axis=1)  # (2P, T)
-    central = simulate(fleet, scenario, central_params(ranges)).region_facility_twh.sum(axis=1)[0]
+    if central is None:
+        central = simulate(fleet, scenario, central_params(ranges))
+    central_nat = central.region_facility_twh.sum(axis=1)[0]
     idx = [years.index(y) for y in targets]
     rows = []
     for t_i, year in zip(idx, targets, strict=True):
         frame = pd.DataFrame({
             "scenario": scenario.name, "year": year, "parameter": ranged,
             "low_value": [ranges[k][0] for k in ranged], "high_value": [ranges[k][2] for k in ranged],
-            "central_twh": central[t_i],
+            "central_twh": central_nat[t_i],
             "at_low_twh": swing[0::2, t_i], "at_high_twh": swing[1::2, t_i],
         })
         frame["swing_twh"] = (frame["at_high_twh"] - frame["at_low_twh"]).abs()
@@ -220,7 +223,7 @@ def run_scenario(inputs, scenario: Scenario, baseline: Baseline, *, n_draws: int
     )
     if draw_sim is not None:
         out.rise_odds, out.rise_start_dist = rise_odds_table(scenario.name, ids, years, draw_sim, threshold)
-    out.sensitivity = sensitivity_table(fleet, scenario, ranges, draws, draw_sim)
+    out.sensitivity = sensitivity_table(fleet, scenario, ranges, draws, draw_sim, central)
     hourly = getattr(inputs, "system_hourly", None)
     if hourly is not None:
         out.coincident = coincident_table(hourly, fleet, scenario, baseline, central)
