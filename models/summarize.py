@@ -44,6 +44,15 @@ class Baseline:
         """Normal-equivalent standard deviation implied by the 80% interval."""
         return (self.hi80_twh - self.lo80_twh) / (2.0 * _Z80)
 
+    def paths(self, z: np.ndarray | None) -> np.ndarray:
+        """Baseline paths (D, R, T): central shifted by ``z`` (D, R) standard deviations.
+
+        With ``z`` None, the central path alone, as (1, R, T).
+        """
+        if z is None:
+            return self.central_twh[None, ...]
+        return self.central_twh[None, ...] + z[:, :, None] * self.sd_twh()[None, ...]
+
 
 def stat_arrays(central: np.ndarray, draws: np.ndarray | None) -> dict[str, np.ndarray]:
     """``{"central": central[0], "p10": ..., "p50": ..., "p90": ...}`` over the draw axis.
@@ -118,10 +127,7 @@ def forecast_table(
 
 def _totals(fac: np.ndarray, base: Baseline, z: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Total regional demand and compute share for (D, R, T) facility energy."""
-    baseline = base.central_twh[None, ...]
-    if z is not None:
-        baseline = baseline + z[:, :, None] * base.sd_twh()[None, ...]
-    total = baseline + fac - fac[:, :, :1]
+    total = base.paths(z) + fac - fac[:, :, :1]
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, fac / total, np.nan)
     return total, share
@@ -141,12 +147,12 @@ def regional_table(
     tot_c, share_c = _totals(central.region_facility_twh, baseline, None)
     fields = {"facility_energy_twh": stat_arrays(central.region_facility_twh, None if draws is None else draws.region_facility_twh),
               "peak_load_mw": stat_arrays(central.region_peak_mw, None if draws is None else draws.region_peak_mw)}
-    base_c = baseline.central_twh[None, ...]
+    base_c = baseline.paths(None)
     base_d = None
     tot_d = share_d = None
     if draws is not None:
         tot_d, share_d = _totals(draws.region_facility_twh, baseline, baseline_z)
-        base_d = base_c + baseline_z[:, :, None] * baseline.sd_twh()[None, ...]
+        base_d = baseline.paths(baseline_z)
         # draws are summarised at the draw store's precision (float32): sorting is 4x faster
         tot_d, share_d, base_d = (x.astype(np.float32) for x in (tot_d, share_d, base_d))
     fields["baseline_twh"] = stat_arrays(base_c, base_d)
@@ -173,9 +179,7 @@ def national_table(
 
     def nat(sim: SimResult, z: np.ndarray | None) -> dict[str, np.ndarray]:
         fac = sim.region_facility_twh
-        base = baseline.central_twh[None, ...]
-        if z is not None:
-            base = base + z[:, :, None] * baseline.sd_twh()[None, ...]
+        base = baseline.paths(z)
         f = fac.sum(axis=1)
         total = base.sum(axis=1) + f - f[:, :1]
         return {
