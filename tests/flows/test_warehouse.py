@@ -141,7 +141,9 @@ def test_busy_warehouse_waits_then_names_holder(
             with connect(db, wait_seconds=1):
                 pass
         elapsed = time.monotonic() - start
-        assert 0.9 <= elapsed < 3.0
+        # waited its 1 s, and gave up long before the 30 s default (a generous upper bound:
+        # this checks the behaviour, not the speed, on a busy CI machine)
+        assert 0.9 <= elapsed < 20.0
         msg = str(info.value)
         assert msg.startswith(f"warehouse busy: {db} is held by holder-test (pid {holder.pid})")
         assert msg.endswith("waited 1 s")
