@@ -152,7 +152,7 @@ def test_busy_warehouse_waits_then_names_holder(
         start = time.monotonic()
         with pytest.raises(WarehouseBusyError):
             read_inputs(db)
-        assert time.monotonic() - start < 2.0
+        assert time.monotonic() - start < 20.0  # used the 0.3 s from the environment, not 30 s
     finally:
         assert holder.stdin is not None
         holder.stdin.write("\n")
