@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from flows.errors import InputError
+from flows.schema import InputTables
 from models.coincident import coincident_peak
 from models.engine import (
     HOURS_PER_YEAR,
@@ -57,7 +58,7 @@ class ScenarioOutputs:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def fleet_from_inputs(inputs, near: pd.DataFrame | None = None) -> Fleet:  # noqa: ANN001 - InputTables
+def fleet_from_inputs(inputs: InputTables, near: pd.DataFrame | None = None) -> Fleet:
     """Region arrays of the fleet from the validated input tables."""
     return build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes, near)
 
@@ -91,7 +92,7 @@ def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataF
     return out
 
 
-def all_ranges(scenario: Scenario, inputs) -> dict[str, tuple[float, float, float]]:  # noqa: ANN001
+def all_ranges(scenario: Scenario, inputs: InputTables) -> dict[str, tuple[float, float, float]]:
     """Scenario parameter ranges plus the PUE table's, by dotted name."""
     return {**parameter_ranges(scenario),
             **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers)}
@@ -192,7 +193,7 @@ def coincident_table(system_hourly: pd.DataFrame, fleet: Fleet, scenario: Scenar
     return out
 
 
-def run_scenario(inputs, scenario: Scenario, baseline: Baseline, *, n_draws: int, seed: int,  # noqa: ANN001
+def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *, n_draws: int, seed: int,
                  threshold: float = 0.05, fleet: Fleet | None = None) -> ScenarioOutputs:
     """Central run, optional Monte Carlo and every summary table of one scenario.
 

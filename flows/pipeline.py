@@ -31,10 +31,12 @@ from flows import outputs
 from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
 from flows.errors import GridcastError, InputError
 from flows.scenarios import LoadedScenario, load_scenarios, scenario_hash
+from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT_ROOT
 from flows.validate import check_commissioning, load_inputs
 from flows.warehouse import read_inputs, record_run, store_inputs
-from models.baseline import forecast_baseline
+from models.baseline import BaselineResult, forecast_baseline
+from models.engine import Fleet
 from models.hubs import assign_hubs, nearest_hub
 from models.summarize import Baseline
 
@@ -88,19 +90,19 @@ def _say(params: RunParams, msg: str) -> None:
 
 
 @task(name="validate-inputs", **_CPU)
-def validate_inputs_task(data_dir: Path):  # noqa: ANN201
+def validate_inputs_task(data_dir: Path) -> InputTables:
     """Read and validate the six CSV files (InputError on the first broken rule)."""
     return load_inputs(Path(data_dir))
 
 
 @task(name="store-inputs", **_IO)
-def store_inputs_task(warehouse: Path, tables, owner: str) -> None:  # noqa: ANN001
+def store_inputs_task(warehouse: Path, tables: InputTables, owner: str) -> None:
     """Replace the warehouse's raw_* and core_* tables in one transaction."""
     store_inputs(Path(warehouse), tables, owner=owner)
 
 
 @task(name="read-inputs", **_IO)
-def read_inputs_task(warehouse: Path):  # noqa: ANN201
+def read_inputs_task(warehouse: Path) -> InputTables:
     """Read the typed core_* tables back from the warehouse."""
     return read_inputs(Path(warehouse), raw=False)
 
@@ -114,7 +116,7 @@ def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOU
 
 
 @task(name="baseline", **_CPU)
-def baseline_task(history: pd.DataFrame, base_year: int, end_year: int):  # noqa: ANN201
+def baseline_task(history: pd.DataFrame, base_year: int, end_year: int) -> BaselineResult:
     """Regional baseline forecast and its rolling-origin backtest."""
     breaks = {k: v for k, v in STATISTICAL_BREAKS.items() if k in set(history["region_id"])}
     try:
@@ -124,8 +126,8 @@ def baseline_task(history: pd.DataFrame, base_year: int, end_year: int):  # noqa
 
 
 @task(name="scenario", **_CPU)
-def scenario_task(inputs, loaded: LoadedScenario, baseline: Baseline, draws: int, seed: int,  # noqa: ANN001
-                  threshold: float, fleet=None) -> ScenarioOutputs:  # noqa: ANN001
+def scenario_task(inputs: InputTables, loaded: LoadedScenario, baseline: Baseline, draws: int, seed: int,
+                  threshold: float, fleet: Fleet | None = None) -> ScenarioOutputs:
     """Central run, Monte Carlo draws and summaries of one scenario."""
     t0 = time.perf_counter()
     out = run_scenario(inputs, loaded.scenario, baseline, n_draws=draws, seed=seed, threshold=threshold,
@@ -150,14 +152,14 @@ def write_outputs_task(run_dir: Path, tables: dict[str, pd.DataFrame]) -> list[s
 
 
 @task(name="report", **_IO)
-def report_task(run_dir: Path, inputs, tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Path:  # noqa: ANN001
+def report_task(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Path:
     """Render the self-contained HTML report."""
     from flows.report_inputs import build_report
 
     return build_report(run_dir, inputs, tables, meta)
 
 
-def _align_baseline(result, region_ids: np.ndarray, years: list[int]) -> Baseline:  # noqa: ANN001
+def _align_baseline(result: BaselineResult, region_ids: np.ndarray, years: list[int]) -> Baseline:
     f = result.forecast
     f = f[f["year"].isin(years)]
     def grid(col: str) -> np.ndarray:
@@ -302,7 +304,8 @@ def _safe_record(params: RunParams, record: dict[str, Any]) -> None:
         pass
 
 
-def _collect(results: list[ScenarioOutputs], base, inputs, scenarios, near=None) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: InputTables,
+             scenarios: list[LoadedScenario], near: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     def cat(attr: str) -> pd.DataFrame | None:
         frames = [getattr(r, attr) for r in results if getattr(r, attr) is not None]
         frames = [f for f in frames if not f.empty]

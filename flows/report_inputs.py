@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flows.schema import InputTables
 from models.scenario import Scenario, parameter_ranges
 from reports import ReportInputs, render_report
 
@@ -16,7 +17,7 @@ __all__ = ["assumptions_table", "build_report"]
 PUBLISHED_FILE = "published_estimates.csv"
 
 
-def assumptions_table(scenario: Scenario, inputs) -> pd.DataFrame:  # noqa: ANN001
+def assumptions_table(scenario: Scenario, inputs: InputTables) -> pd.DataFrame:
     """Every parameter of a scenario with its value and source (``ASSUMPTION`` when unsourced)."""
     rows = []
     for name, (lo, c, hi) in parameter_ranges(scenario).items():
@@ -46,7 +47,7 @@ def _coincident(tables: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
     return None if frame is None or frame.empty else frame
 
 
-def build_report(run_dir: Path, inputs, tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Path:  # noqa: ANN001
+def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Path:
     """Write ``run_dir/report.html`` from the run's tables."""
     scenarios = {name: Scenario.model_validate(s["resolved"]) for name, s in meta.get("scenarios", {}).items()}
     first = "reference" if "reference" in scenarios else next(iter(scenarios), None)
