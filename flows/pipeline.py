@@ -8,6 +8,7 @@ get better by retrying). Import :mod:`flows.settings` and call
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
@@ -34,7 +35,7 @@ from flows.scenarios import LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT_ROOT
 from flows.validate import check_commissioning, load_inputs
-from flows.warehouse import read_inputs, record_run, store_inputs
+from flows.warehouse import record_run, store_inputs
 from models.baseline import BaselineResult, forecast_baseline
 from models.engine import Fleet
 from models.hubs import assign_hubs, nearest_hub
@@ -101,12 +102,6 @@ def store_inputs_task(warehouse: Path, tables: InputTables, owner: str) -> None:
     store_inputs(Path(warehouse), tables, owner=owner)
 
 
-@task(name="read-inputs", **_IO)
-def read_inputs_task(warehouse: Path) -> InputTables:
-    """Read the typed core_* tables back from the warehouse."""
-    return read_inputs(Path(warehouse), raw=False)
-
-
 @flow(name="gridcast-ingest", log_prints=False)
 def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOUSE) -> dict[str, str]:
     """Validate a data folder and load it into the DuckDB warehouse; returns the files' sha256."""
@@ -123,6 +118,13 @@ def baseline_task(history: pd.DataFrame, base_year: int, end_year: int) -> Basel
         return forecast_baseline(history, base_year, end_year, breaks=breaks)
     except ValueError as exc:
         raise InputError("demand_history.csv", f"cannot forecast the baseline: {exc}") from None
+
+
+@task(name="fleet", **_CPU)
+def fleet_task(inputs: InputTables) -> tuple[pd.DataFrame, Fleet]:
+    """Each centre's nearest hub (once per run: costly at 1M centres) and the region arrays."""
+    near = nearest_hub(inputs.compute_centers, inputs.hub_nodes)
+    return near, fleet_from_inputs(inputs, near)
 
 
 @task(name="scenario", **_CPU)
@@ -250,19 +252,22 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         for s in scenarios:
             check_commissioning(tables.compute_centers, s.scenario.horizon.base_year)
         lap("validate")
-        _say(params, f"loading inputs into {params.warehouse}")
-        store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
-        del tables  # the warehouse holds them now; free the raw text before the forecast
-        inputs = read_inputs_task(Path(params.warehouse))
-        record["inputs_sha256"] = dict(inputs.hashes)
-        lap("ingest")
+        record["inputs_sha256"] = dict(tables.hashes)
+        # The forecast uses the validated typed tables, the very frames stored next; the
+        # baseline and the fleet's hub search run on the task runner while DuckDB writes
+        # (a large fleet spends seconds in each). The raw text is only needed by the store.
+        inputs = dataclasses.replace(tables, raw={})
         base_year = min(s.scenario.horizon.base_year for s in scenarios)
         end_year = max(s.scenario.horizon.end_year for s in scenarios)
-        _say(params, f"baseline: backtesting demand models for {len(inputs.regions)} regions")
-        base = baseline_task(inputs.demand_history, base_year, end_year)
-        lap("baseline")
-        near = nearest_hub(inputs.compute_centers, inputs.hub_nodes)  # once per run: costly at 1M centres
-        fleet = fleet_from_inputs(inputs, near)
+        _say(params, f"loading inputs into {params.warehouse}; baseline backtest and hub search alongside")
+        base_future = baseline_task.submit(inputs.demand_history, base_year, end_year)
+        fleet_future = fleet_task.submit(inputs)
+        store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
+        del tables  # the warehouse holds them now; free the raw text before the forecast
+        lap("ingest")
+        base = base_future.result()
+        near, fleet = fleet_future.result()
+        lap("baseline_and_fleet_after_ingest")
         _say(params, f"forecasting {len(scenarios)} scenarios x {params.draws} draws")
         futures = [
             scenario_task.submit(inputs, s, _align_baseline(base, fleet.region_ids, s.scenario.years),
