@@ -277,14 +277,21 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         results = [f.result() for f in futures]
         lap("forecast")
         out_tables = _collect(results, base, inputs, scenarios, near)
-        _say(params, f"writing Parquet to {run_dir}")
-        write_outputs_task(run_dir, out_tables)
-        lap("write")
+        _say(params, f"writing Parquet to {run_dir} and the report alongside")
+        # The report renders from the tables in memory, so it need not wait for the Parquet.
+        # Only the local runner writes on a thread here: a Dask worker may be another
+        # machine, where run_dir does not exist.
+        local = params.runner == "local"
+        written = write_outputs_task.submit(run_dir, out_tables) if local else None
+        if not local:
+            write_outputs_task(run_dir, out_tables)
         meta = {**record, "timings_s": timings, "versions": _versions(),
                 "scenarios": {s.name: {"description": s.scenario.description, "chain": list(s.chain),
                                         "resolved": s.scenario.model_dump(mode="json")} for s in scenarios}}
         report_task(run_dir, inputs, out_tables, meta)
-        lap("report")
+        if written is not None:
+            written.result()
+        lap("write_and_report")
         record.update(state="COMPLETED", finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
         outputs.write_json(run_dir / "run.json", {**meta, **record})
         if latest_root is not None:
