@@ -359,19 +359,41 @@ def _convert(cells: pa.ChunkedArray, rows: np.ndarray, col: Column, file: str):
     return _to_dtype(values, np.isnan(values), col)
 
 
+def _plain_finite_numbers(cells: pa.ChunkedArray, empty: np.ndarray) -> np.ndarray | None:
+    """Fast path: every non-empty cell parses as a finite float (Arrow's cast), or None.
+
+    Arrow's parser accepts a subset of ``_NUMBER_RE`` for finite values (it refuses
+    thousands separators, hex, non-ASCII digits and stray spaces; ``inf``/``nan`` come out
+    non-finite and fall back), so a file that passes here passes the regex too. The regex
+    pass costs ~0.1 s per column of 1M rows, and is kept for naming the first bad cell.
+    """
+    nulled = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), cells)
+    try:
+        values = pc.cast(nulled, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not np.isfinite(values[~empty]).all():
+        return None
+    return values
+
+
 def _parse_numbers(
     cells: pa.ChunkedArray, empty: np.ndarray, rows: np.ndarray, col: Column, file: str
 ) -> np.ndarray:
-    ok = pc.match_substring_regex(cells, _NUMBER_RE)
-    ok_np = ok.to_numpy(zero_copy_only=False)
-    bad = ~ok_np & ~empty
-    if bad.any():
-        pos = int(np.argmax(bad))
-        value = cells[pos].as_py()
-        rule = "must be a finite number" if value.lower() in _NON_FINITE else "must be a number"
-        raise InputError(file, f"{rule}, got {value!r}", row=int(rows[pos]), column=col.name)
-    nulled = pc.if_else(ok, cells, pa.scalar(None, pa.string()))
-    values = pc.cast(nulled, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    values = _plain_finite_numbers(cells, empty)
+    if values is not None:
+        ok_np = ~empty
+    else:  # something is not a plain finite number: the exact grammar finds and names it
+        ok = pc.match_substring_regex(cells, _NUMBER_RE)
+        ok_np = ok.to_numpy(zero_copy_only=False)
+        bad = ~ok_np & ~empty
+        if bad.any():
+            pos = int(np.argmax(bad))
+            value = cells[pos].as_py()
+            rule = "must be a finite number" if value.lower() in _NON_FINITE else "must be a number"
+            raise InputError(file, f"{rule}, got {value!r}", row=int(rows[pos]), column=col.name)
+        nulled = pc.if_else(ok, cells, pa.scalar(None, pa.string()))
+        values = pc.cast(nulled, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
     _fail(
         file,
         rows,

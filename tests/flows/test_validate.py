@@ -583,3 +583,27 @@ def test_garbage_loads_or_raises_input_error(tmp_path: Path, file: str, junk) ->
         load_inputs(tmp_path)
     except InputError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(
+        st.text(alphabet="0123456789+-.eEinfaINFAx_, ١２", min_size=1, max_size=8), min_size=1, max_size=5
+    )
+)
+def test_number_fast_path_accepts_only_what_the_grammar_accepts(cells: list[str]) -> None:
+    """The Arrow-cast fast path never accepts a cell the number grammar refuses, nor changes a value."""
+    import re
+
+    import pyarrow as pa
+
+    from flows.validate import _NUMBER_RE, _plain_finite_numbers
+
+    empty = np.zeros(len(cells), dtype=bool)
+    fast = _plain_finite_numbers(pa.chunked_array([pa.array(cells)]), empty)
+    if fast is None:
+        return
+    grammar = re.compile(_NUMBER_RE, re.ASCII)
+    for cell, value in zip(cells, fast, strict=True):
+        assert grammar.match(cell), cell
+        assert value == float(cell)
