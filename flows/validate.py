@@ -486,28 +486,14 @@ def _check_centers(frame: pd.DataFrame, table: Table) -> None:
 
 
 def _check_pue(frame: pd.DataFrame, table: Table) -> None:
-    low, mid, high = (frame[c].to_numpy() for c in ("pue_low", "pue_central", "pue_high"))
     order = "must satisfy pue_low <= pue_central <= pue_high"
-    bad = low > mid
-    if bad.any():
-        pos = int(np.argmax(bad))
-        _fail(
-            table.file,
-            _rows(frame),
-            bad,
-            "pue_central",
-            f"{order}, got pue_low {low[pos]:g} > pue_central {mid[pos]:g}",
-        )
-    bad = mid > high
-    if bad.any():
-        pos = int(np.argmax(bad))
-        _fail(
-            table.file,
-            _rows(frame),
-            bad,
-            "pue_high",
-            f"{order}, got pue_central {mid[pos]:g} > pue_high {high[pos]:g}",
-        )
+    for lower, upper in (("pue_low", "pue_central"), ("pue_central", "pue_high")):
+        lo, hi = frame[lower].to_numpy(), frame[upper].to_numpy()
+        bad = lo > hi
+        if bad.any():
+            pos = int(np.argmax(bad))
+            _fail(table.file, _rows(frame), bad, upper,
+                  f"{order}, got {lower} {lo[pos]:g} > {upper} {hi[pos]:g}")
 
 
 def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
