@@ -125,9 +125,9 @@ def forecast_table(
     return _typed(pd.concat(frames, ignore_index=True))
 
 
-def _totals(fac: np.ndarray, base: Baseline, z: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Total regional demand and compute share for (D, R, T) facility energy."""
-    total = base.paths(z) + fac - fac[:, :, :1]
+def _totals(fac: np.ndarray, base_paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Total regional demand and compute share for (D, R, T) facility energy and baseline paths."""
+    total = base_paths + fac - fac[:, :, :1]
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, fac / total, np.nan)
     return total, share
@@ -144,15 +144,15 @@ def regional_table(
 ) -> pd.DataFrame:
     """``regional`` rows: scenario, region_id, year, stat, facility_energy_twh, peak_load_mw,
     baseline_twh, total_twh, compute_share."""
-    tot_c, share_c = _totals(central.region_facility_twh, baseline, None)
+    base_c = baseline.paths(None)
+    tot_c, share_c = _totals(central.region_facility_twh, base_c)
     fields = {"facility_energy_twh": stat_arrays(central.region_facility_twh, None if draws is None else draws.region_facility_twh),
               "peak_load_mw": stat_arrays(central.region_peak_mw, None if draws is None else draws.region_peak_mw)}
-    base_c = baseline.paths(None)
     base_d = None
     tot_d = share_d = None
     if draws is not None:
-        tot_d, share_d = _totals(draws.region_facility_twh, baseline, baseline_z)
         base_d = baseline.paths(baseline_z)
+        tot_d, share_d = _totals(draws.region_facility_twh, base_d)
         # draws are summarised at the draw store's precision (float32): sorting is 4x faster
         tot_d, share_d, base_d = (x.astype(np.float32) for x in (tot_d, share_d, base_d))
     fields["baseline_twh"] = stat_arrays(base_c, base_d)
