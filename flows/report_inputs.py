@@ -11,6 +11,7 @@ import pandas as pd
 from flows.schema import InputTables
 from models.scenario import Scenario, parameter_ranges
 from reports import ReportInputs, render_report
+from reports.inputs import PUBLISHED_COLUMNS
 
 __all__ = ["assumptions_table", "build_report"]
 
@@ -36,7 +37,7 @@ def assumptions_table(scenario: Scenario, inputs: InputTables) -> pd.DataFrame:
 
 def _published(data_dir: Path) -> pd.DataFrame:
     path = Path(data_dir) / PUBLISHED_FILE
-    cols = ["year", "metric", "value_low", "value_high", "unit", "original_publisher", "source_id"]
+    cols = PUBLISHED_COLUMNS
     if not path.is_file():
         return pd.DataFrame(columns=cols)
     return pd.read_csv(path, encoding="utf-8")[cols]

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["ReportInputs", "MILESTONE_YEAR", "PUBLISHED_METRIC", "NATIONAL_ID"]
+__all__ = ["ReportInputs", "MILESTONE_YEAR", "PUBLISHED_COLUMNS", "PUBLISHED_METRIC", "NATIONAL_ID"]
 
 #: The year planners and published studies quote most; shown beside base and end year.
 MILESTONE_YEAR = 2030
 #: ``published.metric`` rows containing this (case-insensitive, unit TWh) are drawn on the headline.
 PUBLISHED_METRIC = "China data-centre electricity"
+#: Columns of ``ReportInputs.published`` (and of the shipped ``published_estimates.csv`` used).
+PUBLISHED_COLUMNS = ["year", "metric", "value_low", "value_high", "unit", "original_publisher", "source_id"]
 #: ``turning_points.region_id`` / ``rise_odds.region_id`` of the national aggregate.
 NATIONAL_ID = "ALL"
 

@@ -9,6 +9,7 @@ import pandas as pd
 from reports import figures
 from reports.inputs import (
     NATIONAL_ID,
+    PUBLISHED_COLUMNS,
     ReportInputs,
     central,
     milestone_years,
@@ -154,17 +155,7 @@ def _summary_section(inputs: ReportInputs) -> Section:
             frame_table(
                 "published-table",
                 "Published estimates drawn on the chart",
-                published[
-                    [
-                        "year",
-                        "metric",
-                        "value_low",
-                        "value_high",
-                        "unit",
-                        "original_publisher",
-                        "source_id",
-                    ]
-                ],
+                published[PUBLISHED_COLUMNS],
             )
         )
     caption = (
