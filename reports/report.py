@@ -293,7 +293,9 @@ def _turning_points_section(inputs: ReportInputs) -> Section:
             Text(
                 [
                     "'flat until' is the last year of the flat phase; 'rise starts' the first year of sustained "
-                    "growth ('none in horizon' when it does not start by the end year). The national row comes first."
+                    "growth ('none in horizon' when it does not start by the end year); 'peak year' the year of the "
+                    "largest facility energy. A path that rises by the threshold and falls back by it from its peak, "
+                    "without a sustained rise, is 'peaking'. The national row comes first."
                 ]
             ),
             TableGroup("turning-points", "Scenario:", scenarios, tables),
