@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,9 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         sens = sens.rename(columns={"at_low_twh": "low_twh", "at_high_twh": "high_twh"})
         if "rank_corr" not in sens.columns:
             sens = sens.assign(rank_corr=np.nan)
+    # The report is the run's last output: by the time it renders, every table is computed.
+    # The recorded state stays RUNNING until run.json is written, which the report cannot show.
+    meta = {**meta, "state": "COMPLETED", "report_written_at": datetime.now(UTC).isoformat()}
     report_inputs = ReportInputs(
         national=tables["national"],
         regional=tables["regional"],

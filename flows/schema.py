@@ -219,6 +219,8 @@ TABLES: dict[str, Table] = {
             (
                 Column("hub_id", "string", "", "Hub id, unique."),
                 Column("name", "string", "", "Hub name."),
+                Column("region_id", "string", "", "Province the hub lies in (optional).",
+                       required=False, references="regions.region_id"),
                 _lat(True, "hub"),
                 _lon(True, "hub"),
                 Column("zone", "string", "", "East or west zone of the hub.", allowed=_ZONE),

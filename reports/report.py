@@ -475,15 +475,16 @@ def _backtest_section(inputs: ReportInputs) -> Section:
 def _sources_section(inputs: ReportInputs) -> Section:
     blocks: list = []
     if present(inputs.assumptions):
-        assumed = inputs.assumptions["source"].astype(str).str.upper() == "ASSUMPTION"
+        assumed = assumption_mask(inputs.assumptions["source"])
         blocks.append(
             Text(
                 [
-                    f"{int(assumed.sum())} of {len(assumed)} items are assumptions (source "
+                    f"{int(assumed.sum())} of {len(assumed)} items are assumptions (source marked "
                     "'ASSUMPTION'), not taken from a published source."
                 ]
             )
         )
+        blocks.append(_assumed_by_block(inputs.assumptions, assumed))
         blocks.append(
             frame_table(
                 "assumptions-table",
@@ -498,6 +499,26 @@ def _sources_section(inputs: ReportInputs) -> Section:
     if not blocks:
         blocks.append(Text(["No assumptions or published estimates were supplied."]))
     return Section("sources", "Assumptions and sources", blocks)
+
+
+def assumption_mask(sources: pd.Series) -> pd.Series:
+    """True where a source is marked ASSUMPTION: the upper-case word anywhere ('ASSUMPTION (...)').
+
+    Upper case is the project's mark; a file name such as ``pue_assumptions.csv`` is a source.
+    """
+    return sources.astype(str).str.contains(r"\bASSUMPTION\b", regex=True)
+
+
+def _assumed_by_block(assumptions: pd.DataFrame, assumed: pd.Series) -> Table:
+    """How much of each block of parameters is assumed (block: the item's first dotted part)."""
+    item = assumptions["item"].astype(str).str.split(": ", n=1).str[-1]
+    block = item.str.split(".", n=1).str[0].where(~item.str.startswith("PUE "), "PUE table")
+    frame = pd.DataFrame({"block": block, "assumed": assumed.to_numpy(bool)})
+    counts = frame.groupby("block", sort=True)["assumed"].agg(["sum", "size"]).reset_index()
+    counts = counts.rename(columns={"sum": "assumed_items", "size": "items"})
+    counts["assumed_share"] = counts["assumed_items"] / counts["items"]
+    return frame_table("assumptions-by-block", "How much of each block is assumed", counts,
+                       formats={"assumed_share": "{:.0%}"})
 
 
 def _metadata_section(metadata: dict) -> Section:

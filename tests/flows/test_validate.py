@@ -607,3 +607,14 @@ def test_number_fast_path_accepts_only_what_the_grammar_accepts(cells: list[str]
     for cell, value in zip(cells, fast, strict=True):
         assert grammar.match(cell), cell
         assert value == float(cell)
+
+
+def test_hub_region_id_is_kept_and_must_reference_a_region(tmp_path: Path) -> None:
+    # the report's hub table shows each hub's province: the typed table must keep region_id
+    hubs = "hub_id,name,region_id,lat,lon,zone\nH1,Jing-Jin-Ji,BJ,39.9,116.4,east\n"
+    tables = load_inputs(write(tmp_path, {"hub_nodes.csv": hubs}))
+    assert tables.hub_nodes["region_id"].tolist() == ["BJ"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    write(bad, {"hub_nodes.csv": hubs.replace(",BJ,", ",ZZ,")})
+    expect_error(bad, "hub_nodes.csv", 2, "region_id", "ZZ")
