@@ -54,7 +54,7 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
     scenarios = {name: Scenario.model_validate(s["resolved"]) for name, s in meta.get("scenarios", {}).items()}
     first = "reference" if "reference" in scenarios else next(iter(scenarios), None)
     assumptions = assumptions_table(scenarios[first], inputs) if first else None
-    regions = inputs.regions[["region_id", "name", "zone", "lat", "lon"]].copy()
+    regions = inputs.regions[["region_id", "name", "name_zh", "zone", "lat", "lon"]].copy()
     hubs = inputs.hub_nodes.copy()
     if "region_id" not in hubs.columns:
         hubs["region_id"] = pd.NA

