@@ -82,5 +82,6 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         sensitivity=sens,
         rise_odds=rise,
         coincident=_coincident(tables),
+        forecast=tables.get("forecast"),
     )
     return render_report(report_inputs, Path(run_dir) / "report.html")

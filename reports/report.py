@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures
+from reports import figures, section_province
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -49,6 +49,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
     """
     sections = [
         _summary_section(inputs),
+        *[s for s in (section_province.section(inputs),) if s is not None],
         _where_section(inputs),
         _provinces_section(inputs),
         _turning_points_section(inputs),
