@@ -122,10 +122,16 @@ def run(
         str | None, typer.Option("--dask-address", help="Dask scheduler tcp://HOST:PORT for --runner dask "
                                  "(default: a LocalCluster on 127.0.0.1).")
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the report's own text: en (default) or zh (中文: "
+                          "headings, captions, table headers and the province stories).")
+    ] = "en",
 ) -> None:
     """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
     from flows.scenarios import load_scenarios
 
+    if lang not in ("en", "zh"):
+        _fail(GridcastError(f"--lang must be en or zh, got {lang!r}"))
     if runner not in ("local", "dask"):
         _fail(GridcastError(f"--runner must be local or dask, got {runner!r}"))
     if dask_address and (runner != "dask" or "://" not in dask_address):
@@ -143,7 +149,8 @@ def run(
 
     params = RunParams(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
                        seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
-                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address)
+                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
+                       lang=lang)
     t0 = time.perf_counter()
     try:
         run_dir = run_pipeline(params)

@@ -83,6 +83,8 @@ class RunParams(BaseModel):
     # are identical either way: draws depend only on the seed (docs/operations.md).
     runner: Literal["local", "dask"] = "local"
     dask_address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx)://\S+$")
+    # The report's own text: English or Chinese (reports/i18n.py).
+    lang: Literal["en", "zh"] = "en"
 
 
 def _say(params: RunParams, msg: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures, section_province
+from reports import figures, i18n, section_province
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -37,6 +37,13 @@ from reports.tables import (
 __all__ = ["render_report"]
 
 
+def report_language(metadata: dict) -> str:
+    """The report's language from the run's parameters (``--lang``; English by default)."""
+    params = metadata.get("parameters") if isinstance(metadata, dict) else None
+    lang = params.get("lang", "en") if isinstance(params, dict) else "en"
+    return lang if lang in i18n.LANGUAGES else "en"
+
+
 def render_report(inputs: ReportInputs, path: Path) -> Path:
     """Write the run's self-contained HTML report to ``path`` (atomically) and return the path.
 
@@ -49,7 +56,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
     """
     sections = [
         _summary_section(inputs),
-        *[s for s in (section_province.section(inputs),) if s is not None],
+        *[s for s in (section_province.section(inputs, report_language(inputs.metadata)),) if s is not None],
         _where_section(inputs),
         _provinces_section(inputs),
         _turning_points_section(inputs),
@@ -64,18 +71,26 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
     sections += [build(inputs) for frame, build in optional if present(frame)]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]
     meta = inputs.metadata
+    lang = report_language(meta)
     base, end, _ = years_of(inputs.national)
+    n_scen = len(scenarios_of(inputs.national))
+    run_id, started = meta.get("run_id", "unknown"), meta.get("started_at", "unknown")
+    if lang == "zh":
+        subtitle = [f"预测 {base}–{end} · {n_scen} 个情景 · 运行 {run_id} · 开始于 {started}",
+                    "算力中心设施用电量（IT 负荷 × PUE），太瓦时/年（1 TWh = 10 亿kWh = 10 亿千瓦时）；峰值负荷单位 MW；"
+                    "算力占比 = 算力中心用电 / 全省用电总需求。", i18n.NOTE["zh"]]
+    else:
+        subtitle = [f"Forecast {base}–{end} · {n_scen} scenarios · run {run_id} · started {started}",
+                    "Facility electricity of data/compute centres (IT load × PUE), TWh per year; peak loads in MW; "
+                    "compute share = compute-centre electricity / total regional demand."]
     page = render_page(
         "page.html",
-        title="Compute-centre electricity demand, China by province",
-        subtitle=[
-            f"Forecast {base}–{end} · {len(scenarios_of(inputs.national))} scenarios · "
-            f"run {meta.get('run_id', 'unknown')} · started {meta.get('started_at', 'unknown')}",
-            "Facility electricity of data/compute centres (IT load × PUE), TWh per year; peak loads in MW; "
-            "compute share = compute-centre electricity / total regional demand.",
-        ],
-        sections=sections,
-        footer=[f"gridcast report · run {meta.get('run_id', 'unknown')}"],
+        title=i18n.translate("Compute-centre electricity demand, China by province", lang),
+        subtitle=subtitle,
+        sections=i18n.translate_sections(sections, lang),
+        footer=[f"gridcast report · run {run_id}"],
+        lang=lang,
+        data_behind=i18n.DATA_BEHIND[lang],
     )
     return write_page(path, page)
 

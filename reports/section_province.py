@@ -40,7 +40,11 @@ def _turning(inputs: ReportInputs, rid: str) -> pd.DataFrame:
     return tps.set_index(tps["scenario"].astype(str))
 
 
-def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame) -> list[str]:
+_SHAPE_ZH = {"rising": "上升", "flat-then-rising": "先稳后升", "peaking": "先升后降", "declining": "下降", "flat": "平稳"}
+
+
+def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame,
+                   lang: str = "en") -> list[str]:
     """One sentence per scenario: the path, its range, the turning point and the peak."""
     years = milestone_years(regional)
     end = years[-1]
@@ -48,21 +52,37 @@ def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataF
     tps = _turning(inputs, rid)
     lines = []
     for s in scenarios_of(regional):
-        path = " → ".join(f"{_value(mid, s, y, 'facility_energy_twh'):,.2f} TWh in {y}" for y in years)
+        values = [(y, _value(mid, s, y, "facility_energy_twh")) for y in years]
         lo, hi = _value(low, s, end, "facility_energy_twh"), _value(high, s, end, "facility_energy_twh")
-        band = f"; p10–p90 in {end}: {lo:,.2f}–{hi:,.2f} TWh" if pd.notna(lo) and pd.notna(hi) else ""
         share = _value(mid, s, end, "compute_share")
+        t = tps.loc[s] if s in tps.index else pd.Series(dtype=object)
+        rise, peak, shape = t.get("rise_start"), t.get("peak_year"), t.get("shape")
+        if lang == "zh":
+            lines.append(_story_zh(s, values, end, lo, hi, share, rise, peak, shape))
+            continue
+        path = " → ".join(f"{v:,.2f} TWh in {y}" for y, v in values)
+        band = f"; p10–p90 in {end}: {lo:,.2f}–{hi:,.2f} TWh" if pd.notna(lo) and pd.notna(hi) else ""
         share_text = f"; {share:.1%} of the province's demand in {end}" if pd.notna(share) else ""
         turn = ""
-        if s in tps.index:
-            t = tps.loc[s]
-            rise = t.get("rise_start")
+        if len(t):
             when = "no sustained rise in the horizon" if pd.isna(rise) else f"rise starts {int(rise)}"
-            peak = t.get("peak_year")
             peak_text = "" if peak is None or pd.isna(peak) else f", largest in {int(peak)}"
-            turn = f"; shape {t.get('shape')}, {when}{peak_text}"
+            turn = f"; shape {shape}, {when}{peak_text}"
         lines.append(f"{s}: {path}{band}{share_text}{turn}.")
     return lines
+
+
+def _story_zh(s: str, values: list[tuple[int, float]], end: int, lo: float, hi: float, share: float,
+              rise: object, peak: object, shape: object) -> str:
+    path = " → ".join(f"{y} 年 {v:,.2f} TWh" for y, v in values)
+    band = f"；{end} 年 p10–p90：{lo:,.2f}–{hi:,.2f} TWh" if pd.notna(lo) and pd.notna(hi) else ""
+    share_text = f"；{end} 年占全省用电 {share:.1%}" if pd.notna(share) else ""
+    turn = ""
+    if shape is not None and not pd.isna(shape):
+        when = "预测期内无持续上升" if rise is None or pd.isna(rise) else f"{int(rise)} 年开始上升"
+        peak_text = "" if peak is None or pd.isna(peak) else f"，{int(peak)} 年达到最大"
+        turn = f"；形态：{_SHAPE_ZH.get(str(shape), str(shape))}，{when}{peak_text}"
+    return f"{s}：{path}{band}{share_text}{turn}。"
 
 
 def _figure(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame) -> go.Figure:
@@ -138,7 +158,7 @@ def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str
     return Table(table_id, "Key figures by scenario (central unless a range is shown)", columns, rows)
 
 
-def section(inputs: ReportInputs) -> Section | None:
+def section(inputs: ReportInputs, lang: str = "en") -> Section | None:
     """The province selector and one pane per province (regions.csv order, by English name)."""
     regional = inputs.regional
     if regional is None or not len(regional):
@@ -152,7 +172,7 @@ def section(inputs: ReportInputs) -> Section | None:
         name = province_label(pd.Series(row))
         mine = regional.loc[regional["region_id"].astype(str) == rid]
         blocks: list[Chart | Table | Text] = [
-            Text(province_story(rid, name, inputs, mine), bullets=True),
+            Text(province_story(rid, name, inputs, mine, lang), bullets=True),
             chart(f"fig-province-{i}", _figure(rid, name, inputs, mine),
                   f"{name}: facility electricity by scenario with its p10–p90 range; the first "
                   "scenario by workload, with its compute peak load."),
