@@ -78,5 +78,6 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         sensitivity=sens,
         rise_odds=rise,
         coincident=_coincident(tables),
+        costs=tables.get("costs"),
     )
     return render_report(report_inputs, Path(run_dir) / "report.html")

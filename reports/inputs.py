@@ -43,6 +43,7 @@ class ReportInputs:
     sensitivity: pd.DataFrame | None = None
     rise_odds: pd.DataFrame | None = None
     coincident: pd.DataFrame | None = None
+    costs: pd.DataFrame | None = None
 
 
 def present(frame: pd.DataFrame | None) -> bool:
