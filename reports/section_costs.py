@@ -64,7 +64,8 @@ def _national_figure(nat: pd.DataFrame, year: int) -> go.Figure:
         fig.add_bar(x=[label(s) for s in nat.index], y=nat[col].tolist(), error_y=err, showlegend=False,
                     marker_color=[colours[s] for s in nat.index],
                     hovertemplate="%{x}: %{y:,.1f}<extra></extra>", row=1, col=col_i)
-    return styled(fig, f"National cost and emissions, {year} (bars: central; whiskers: p10-p90)", 440)
+    fig = styled(fig, f"National cost and emissions, {year} (bars: central; whiskers: p10-p90)", 460)
+    return fig.update_layout(margin={"t": 90})
 
 
 def _province_frame(costs: pd.DataFrame, scenario: str, year: int, names: dict[str, str]) -> pd.DataFrame:
@@ -84,7 +85,8 @@ def _province_figure(frame: pd.DataFrame, scenario: str, year: int) -> go.Figure
                     marker_color="#4c78a8" if col == COST else "#e45756",
                     hovertemplate="%{y}: %{x:,.2f}<extra></extra>", row=1, col=col_i)
     fig.update_yaxes(autorange="reversed")
-    return styled(fig, f"Provinces, scenario {label(scenario)}, {year} (central run)", max(420, 18 * len(frame) + 120))
+    fig = styled(fig, f"Provinces, scenario {label(scenario)}, {year} (central run)", max(420, 18 * len(frame) + 140))
+    return fig.update_layout(margin={"t": 90})
 
 
 def _pair_frame(costs: pd.DataFrame) -> pd.DataFrame | None:
