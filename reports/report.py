@@ -58,9 +58,9 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.sensitivity, _sensitivity_section),
         (inputs.coincident, _coincident_section),
         (inputs.backtest, _backtest_section),
+        (inputs.costs, section_costs.section),
     ]
     sections += [build(inputs) for frame, build in optional if present(frame)]
-    sections += [s for s in (section_costs.section(inputs),) if s is not None]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]
     meta = inputs.metadata
     base, end, _ = years_of(inputs.national)
