@@ -9,6 +9,8 @@ Three tables leave the run (column names are stable; see docs/scenarios.md and t
   only (a national total is not a sum of the chosen regions).
 * ``turning_points``: shape and rise start per scenario and region, filtered by scenario
   and region; the national row (``region_id = ALL``) is always kept.
+* ``costs`` (when the run has one): electricity cost, CO2 and green-supplied energy per
+  scenario, region and year, filtered like ``regional``; the ``ALL`` rows are always kept.
 
 A ``provenance`` record (sheet, or ``provenance.json``) says which run, inputs, scenarios,
 versions and filters the files come from. Every file is written atomically; nothing is
