@@ -231,3 +231,19 @@ def test_compare_and_report_use_the_costs_table(tmp_path: Path) -> None:
     assert pair.caption == "hub_push versus distributed_small"
     assert section(ReportInputs(national=empty, regional=empty, turning_points=empty, regions=regions,
                                 hubs=empty, published=empty)) is None
+
+
+def test_cost_inputs_leave_the_energy_forecast_unchanged(tmp_path: Path) -> None:
+    (tmp_path / "with").mkdir()
+    (tmp_path / "without").mkdir()
+    sc = _scenario({"factor_change_per_year": [-0.05, -0.02, 0.0], "green_power_share": {"hubs": [0.5, 0.8, 1.0]}})
+    runs = {}
+    for name, over in (("with", {}), ("without", {"grid_emission_factors__csv": None,
+                                                  "electricity_prices__csv": None})):
+        inputs = load_inputs(_write(tmp_path / name, **over))
+        runs[name] = run_scenario(inputs, sc, _baseline(2, 3), n_draws=50, seed=5, fleet=fleet_from_inputs(inputs))
+    pd.testing.assert_frame_equal(runs["with"].regional, runs["without"].regional)
+    assert runs["without"].costs is None
+    inputs = load_inputs(tmp_path / "with")
+    again = run_scenario(inputs, sc, _baseline(2, 3), n_draws=50, seed=5, fleet=fleet_from_inputs(inputs)).costs
+    pd.testing.assert_frame_equal(runs["with"].costs, again)  # reproducible for the seed
