@@ -48,6 +48,24 @@ MW_DECIMALS = 4  # 0.1 kW: keeps files readable; the 62 roundings move the total
 FACTOR_DECIMALS = 12  # keeps each load-shape mean within 1e-11 of 1
 GUIZHOU_RACKS_S27 = 200_000  # S27 lower bound (built and under construction), cross-check only
 
+# Grid emission factors (E1-E4 in data/SOURCES.md). Tibet is not in the provincial table of
+# the MEE/NBS announcements; ASSUMPTION: it takes the factor of the regional grid the
+# announcements group it with (Southwest: Sichuan, Chongqing, Tibet).
+FACTOR_FALLBACK_REGIONAL_GRID = {"西藏": "西南"}
+FACTOR_SOURCES = {
+    "E1": "MEE/NBS announcement 2024 No. 12 (2021 factors, 2024-04-12)",
+    "E2": "MEE/NBS announcement of the 2022 factors (2024-12-20)",
+    "E4": "MEE/NBS announcement of the 2023 factors (reported 2026-01)",
+}
+# Electricity prices paid by compute centres, CNY/kWh (low, central, high). No provincial
+# table from a primary source was found (data/SOURCES.md, section P).
+PRICE_COAST = (0.55, 0.65, 0.80)  # ASSUMPTION: coastal large-industrial level (agency-purchase order of magnitude)
+PRICE_INLAND_EAST = (0.50, 0.60, 0.75)  # ASSUMPTION: between coast and west
+WEST_DISCOUNT = 0.30  # SOURCED P1, P2: western hub provinces ~30% cheaper than the eastern coast
+PRICE_WEST_LOW_HIGH = (0.35, 0.55)  # ASSUMPTION around the ~0.4 subsidised tariff (P1) and P3's 0.38
+COASTAL_PROVINCES = ("CN-BJ", "CN-TJ", "CN-HE", "CN-LN", "CN-SD", "CN-SH", "CN-JS", "CN-ZJ",
+                     "CN-FJ", "CN-GD", "CN-HI")  # ASSUMPTION: "coastal" as the eastern seaboard
+
 # Hub membership beyond the provinces that host a cluster: Beijing and Tianjin are named in
 # the Beijing-Tianjin-Hebei hub's name but host no cluster (the Zhangjiakou cluster is in
 # Hebei). S26's 21.5% is read as covering all three (ASSUMPTION).
@@ -85,6 +103,8 @@ OUTPUT_FILES = (
     "load_shapes.csv",
     "system_hourly_load_2018_mw.csv",
     "published_estimates.csv",
+    "grid_emission_factors.csv",
+    "electricity_prices.csv",
 )
 
 
@@ -105,6 +125,7 @@ def read_raw(raw_dir: Path) -> dict[str, pd.DataFrame]:
         "clusters": "china_edwc_hubs_clusters.csv",
         "capacity": "china_datacenter_capacity_figures.csv",
         "centers": "province_centers_datav.csv",
+        "factors": "china_grid_emission_factors_mee_nbs.csv",
     }
     return {key: pd.read_csv(raw_dir / name) for key, name in files.items()}
 
@@ -429,6 +450,50 @@ def load_shapes(system_mw: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def grid_emission_factors(factors: pd.DataFrame, provinces: pd.DataFrame) -> pd.DataFrame:
+    """Return ``grid_emission_factors.csv``: MEE/NBS provincial factors by year (E1, E2).
+
+    Provinces are matched on the Chinese name; a province missing from the provincial
+    table takes its regional grid's factor for every year that grid has one (ASSUMPTION).
+    """
+    by_name = provinces.set_index("name_zh")["region_id"]
+    prov = factors[factors["scope"] == "province"]
+    grid = factors[factors["scope"] == "regional_grid"]
+    rows = prov.assign(region_id=prov["name_zh"].map(by_name),
+                       source=prov["source_key"].map(FACTOR_SOURCES) + ", provincial table (" + prov["source_key"] + ")")
+    for name_zh, grid_zh in FACTOR_FALLBACK_REGIONAL_GRID.items():
+        g = grid[grid["name_zh"] == grid_zh]
+        rows = pd.concat([rows, g.assign(
+            region_id=by_name[name_zh],
+            source="ASSUMPTION: not in the provincial table; regional grid " + grid_zh + " factor, "
+            + g["source_key"].map(FACTOR_SOURCES) + ", regional table (" + g["source_key"] + ")",
+        )])
+    if rows["region_id"].isna().any() or set(rows["region_id"]) != set(provinces["region_id"]):
+        raise ValueError("grid emission factors do not cover the 31 provinces one-to-one")
+    out = rows[["region_id", "year", "kg_co2_per_kwh", "source"]]
+    return out.sort_values(["region_id", "year"], ignore_index=True)
+
+
+def electricity_prices(region_table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``electricity_prices.csv``: three price tiers (coast, inland east, west zone).
+
+    West central = coast central x (1 - WEST_DISCOUNT) (P1, P2); every level is otherwise
+    an ASSUMPTION, with the range showing how uncertain it is.
+    """
+    west = (PRICE_WEST_LOW_HIGH[0], round(PRICE_COAST[1] * (1 - WEST_DISCOUNT), 6), PRICE_WEST_LOW_HIGH[1])
+    tiers = {
+        "coast": (PRICE_COAST, "ASSUMPTION: coastal level"),
+        "inland_east": (PRICE_INLAND_EAST, "ASSUMPTION: inland east level"),
+        "west": (west, "central SOURCED P1, P2 (west ~30% below the coast's central); range ASSUMPTION (P1, P3)"),
+    }
+    ids = region_table["region_id"]
+    tier = np.where(region_table["zone"] == "west", "west",
+                    np.where(ids.isin(COASTAL_PROVINCES), "coast", "inland_east"))
+    prices = pd.DataFrame([tiers[t][0] for t in tier], columns=["price_low", "price_central", "price_high"])
+    return pd.DataFrame({"region_id": ids.to_numpy(), **{c: prices[c].to_numpy() for c in prices},
+                         "source": [tiers[t][1] for t in tier]})
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write one output CSV: UTF-8, LF line ends, no index, shortest round-trip floats."""
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
@@ -478,6 +543,8 @@ def build(raw_dir: Path, out_dir: Path) -> dict[str, float]:
         "demand_history.csv": demand_history(raw["consumption"]),
         "load_shapes.csv": load_shapes(system_mw),
         "system_hourly_load_2018_mw.csv": system_mw,
+        "grid_emission_factors.csv": grid_emission_factors(raw["factors"], provinces),
+        "electricity_prices.csv": electricity_prices(region_table),
     }
     for name, frame in tables.items():
         _write_csv(frame, out_dir / name)

@@ -13,6 +13,9 @@ names stay the same whatever scenarios are compared:
   region (``ALL`` = national) beside the base scenario's, and the shift in years.
 * ``compare_parameters``: every resolved parameter (dotted key) whose value
   differs between the scenarios, one row per key and scenario.
+* ``compare_costs`` (when the run has a ``costs`` table): national electricity cost,
+  emissions and green-supplied energy with the differences to the base scenario
+  (``flows.compare_costs``).
 
 The run folder is read as written by ``gridcast run`` (Parquet + ``run.json``);
 nothing in it is modified.
@@ -30,6 +33,7 @@ import duckdb
 import pandas as pd
 
 from flows import outputs
+from flows.compare_costs import cost_comparison
 from flows.errors import GridcastError
 from flows.settings import DEFAULT_OUT
 
@@ -296,7 +300,16 @@ def national_summary(comp: Comparison, year: int = 2030) -> pd.DataFrame:
             "shape": str(t["shape"].iloc[0]) if len(t) else "",
             "rise_start": t["rise_start"].iloc[0] if len(t) else pd.NA,
         })
-    return pd.DataFrame(rows)
+    return _with_costs(pd.DataFrame(rows), cost_comparison(comp.run, comp.scenarios), year)
+
+
+def _with_costs(summary: pd.DataFrame, costs: pd.DataFrame | None, year: int) -> pd.DataFrame:
+    """Add ``cost_mid_bn_cny`` and ``emissions_mid_mt_co2`` (central, ``year``) when the run has costs."""
+    if costs is None:
+        return summary
+    at = costs.loc[(costs["year"] == year) & (costs["stat"] == "central")].set_index("scenario")
+    return summary.assign(cost_mid_bn_cny=summary["scenario"].map(at["electricity_cost_bn_cny"]),
+                          emissions_mid_mt_co2=summary["scenario"].map(at["emissions_mt_co2"]))
 
 
 def _fmt(x: float, spec: str) -> str:
@@ -323,6 +336,10 @@ def summary_text(comp: Comparison, year: int = 2030) -> str:
                      "base" if is_base else _fmt(r.diff_mid_rel, "+.1%"), end_cell,
                      "base" if is_base else _fmt(r.diff_end_rel, "+.1%"), r.shape or "–",
                      "–" if pd.isna(r.rise_start) else str(int(r.rise_start))])
+        if "cost_mid_bn_cny" in s.columns:
+            body[-1] += [_fmt(r.cost_mid_bn_cny, ",.1f"), _fmt(r.emissions_mid_mt_co2, ",.1f")]
+    if "cost_mid_bn_cny" in s.columns:
+        head += [f"{year} cost bn CNY", f"{year} CO2 Mt"]
     widths = [max(len(str(row[i])) for row in [head, *body]) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
@@ -372,7 +389,11 @@ def write_comparison(comp: Comparison, out: Path | None = None, html: bool = Tru
     folder = Path(out) if out is not None else _default_out(comp)
     folder.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
-    for name, frame in comp.tables().items():
+    tables = comp.tables()
+    costs = cost_comparison(comp.run, comp.scenarios)
+    if costs is not None:
+        tables["compare_costs"] = costs
+    for name, frame in tables.items():
         outputs.write_parquet(outputs.safe_child(folder, f"{name}.parquet"), frame)
         outputs.atomic_write_bytes(outputs.safe_child(folder, f"{name}.csv"), _csv_bytes(frame))
     if html:

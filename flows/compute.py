@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from flows.costs import costs_for_scenario
 from flows.errors import InputError
 from flows.schema import InputTables
 from models.coincident import coincident_peak
@@ -40,7 +41,7 @@ __all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "fleet_from_inpu
 
 DRAW_CHUNK = 500
 _DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
-                "region_peak_mw", "national_peak_mw")
+                "region_peak_mw", "national_peak_mw", "region_new_build_twh")
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ScenarioOutputs:
     sensitivity: pd.DataFrame | None = None
     coincident: pd.DataFrame | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    costs: pd.DataFrame | None = None
 
 
 def fleet_from_inputs(inputs: InputTables, near: pd.DataFrame | None = None) -> Fleet:
@@ -93,8 +95,13 @@ def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataF
 
 
 def all_ranges(scenario: Scenario, inputs: InputTables) -> dict[str, tuple[float, float, float]]:
-    """Scenario parameter ranges plus the PUE table's, by dotted name."""
-    return {**parameter_ranges(scenario),
+    """Scenario parameter ranges plus the PUE table's, by dotted name.
+
+    The ``emissions.*`` keys do not change energy: they are drawn with the costs
+    (``flows.costs``), so adding them leaves the energy draws as they were.
+    """
+    energy = {k: v for k, v in parameter_ranges(scenario).items() if not k.startswith("emissions.")}
+    return {**energy,
             **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers)}
 
 
@@ -228,4 +235,5 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     hourly = getattr(inputs, "system_hourly", None)
     if hourly is not None:
         out.coincident = coincident_table(hourly, fleet, scenario, baseline, central)
+    out.costs = costs_for_scenario(inputs, fleet, scenario, central, draw_sim, seed)
     return out

@@ -9,6 +9,8 @@ Three tables leave the run (column names are stable; see docs/scenarios.md and t
   only (a national total is not a sum of the chosen regions).
 * ``turning_points``: shape and rise start per scenario and region, filtered by scenario
   and region; the national row (``region_id = ALL``) is always kept.
+* ``costs`` (when the run has one): electricity cost, CO2 and green-supplied energy per
+  scenario, region and year, filtered like ``regional``; the ``ALL`` rows are always kept.
 
 A ``provenance`` record (sheet, or ``provenance.json``) says which run, inputs, scenarios,
 versions and filters the files come from. Every file is written atomically; nothing is
@@ -66,6 +68,15 @@ EXPORT_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "shape": ("", "rising, flat-then-rising, flat or declining (central run)"),
         "rise_start": ("year", "first year of >= 5%/yr growth for three years (empty: none)"),
         "flat_until": ("year", "rise_start - 1 (empty: none)"),
+    },
+    "costs": {
+        "scenario": ("", "scenario name"),
+        "region_id": ("", "province, or ALL for the national total"),
+        "year": ("year", "calendar year"),
+        "stat": ("", "central, p10, p50 or p90"),
+        "electricity_cost_bn_cny": ("bn CNY/yr", "facility energy x electricity price (empty: no price input)"),
+        "emissions_mt_co2": ("Mt CO2/yr", "(facility energy - green-supplied) x grid factor (empty: no factor input)"),
+        "green_supplied_twh": ("TWh/yr", "new-build facility energy x the scenario's green-power share"),
     },
 }
 
@@ -187,9 +198,29 @@ def filtered_tables(run: RunFolder, filters: ExportFilters) -> dict[str, pd.Data
         "national": national.loc[_in_years(national, filters.years)],
         "turning_points": turning.loc[tp_keep],
     }
+    costs = _costs(run, scenarios, filters)
+    if costs is not None:
+        out["costs"] = costs
     if out["regional"].empty and out["national"].empty:
         raise GridcastError(f"no rows left after the filters {filters.as_dict()}")
     return {name: _stable(name, frame) for name, frame in out.items()}
+
+
+def _costs(run: RunFolder, scenarios: list[str], filters: ExportFilters) -> pd.DataFrame | None:
+    """The run's ``costs`` rows after the region and year filters (ALL kept); None without the table."""
+    try:
+        costs = run.table("costs", scenarios)
+    except GridcastError:
+        return None
+    costs = costs.astype({"scenario": "string", "region_id": "string"})
+    keep = _in_years(costs, filters.years)
+    if filters.regions:
+        keep &= costs["region_id"].isin(list(filters.regions)) | (costs["region_id"] == "ALL")
+    if filters.hubs:
+        pairs = hub_regions(run, filters.hubs, scenarios)
+        key = pd.MultiIndex.from_frame(pairs[["scenario", "region_id"]].astype("string"))
+        keep &= pd.MultiIndex.from_frame(costs[["scenario", "region_id"]]).isin(key) | (costs["region_id"] == "ALL")
+    return costs.loc[keep]
 
 
 def _stable(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -298,7 +329,7 @@ def export_run(run: RunFolder, out: Path, fmt: str, filters: ExportFilters, *, b
         for s in tables["regional"]["scenario"].astype(str).unique():
             outputs.safe_child(root, "regional", f"scenario={s}")
         result.files.append(outputs.write_partitioned(outputs.safe_child(root, "regional"), tables["regional"]))
-        for name in ("national", "turning_points"):
+        for name in ("national", "turning_points", *(["costs"] if "costs" in tables else [])):
             result.files.append(outputs.write_parquet(outputs.safe_child(root, f"{name}.parquet"), tables[name]))
     elif fmt == "csv":
         for name, frame in tables.items():

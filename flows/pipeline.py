@@ -341,6 +341,7 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "rise_start": cat("rise_start_dist"),
         "sensitivity": cat("sensitivity"),
         "coincident_peak": cat("coincident"),
+        "costs": cat("costs"),
         "baseline": base.forecast,
         "backtest": base.backtest,
         "hub_assignment": pd.concat(hub_frames, ignore_index=True),

@@ -33,7 +33,26 @@ def assumptions_table(scenario: Scenario, inputs: InputTables) -> pd.DataFrame:
             "value": f"{rec['pue_central']:g} [{rec['pue_low']:g}-{rec['pue_high']:g}]",
             "source": "pue_assumptions.csv (see data/SOURCES.md)",
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows + _cost_input_rows(inputs))
+
+
+def _cost_input_rows(inputs: InputTables) -> list[dict[str, str]]:
+    """Price tiers and grid-factor sources of the optional cost inputs, one row per distinct source."""
+    rows = []
+    prices = getattr(inputs, "electricity_prices", None)
+    if prices is not None:
+        for (lo, mid, hi, src), part in prices.fillna({"source": ""}).groupby(
+                ["price_low", "price_central", "price_high", "source"], sort=False):
+            rows.append({"item": "electricity price CNY/kWh: " + " ".join(part["region_id"].astype(str)),
+                         "value": f"{mid:g} [{lo:g}-{hi:g}]", "source": src or "electricity_prices.csv"})
+    factors = getattr(inputs, "grid_emission_factors", None)
+    if factors is not None:
+        for src, part in factors.fillna({"source": ""}).groupby("source", sort=False):
+            rows.append({"item": f"grid factor kg CO2/kWh: {part['region_id'].nunique()} regions, "
+                                 f"years {part['year'].min()}-{part['year'].max()}",
+                         "value": f"{part['kg_co2_per_kwh'].min():g}-{part['kg_co2_per_kwh'].max():g}",
+                         "source": src or "grid_emission_factors.csv"})
+    return rows
 
 
 def _published(data_dir: Path) -> pd.DataFrame:
@@ -83,5 +102,6 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         rise_odds=rise,
         coincident=_coincident(tables),
         forecast=tables.get("forecast"),
+        costs=tables.get("costs"),
     )
     return render_report(report_inputs, Path(run_dir) / "report.html")

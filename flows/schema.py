@@ -394,6 +394,46 @@ TABLES: dict[str, Table] = {
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),
         ),
+        Table(
+            "grid_emission_factors",
+            "grid_emission_factors.csv",
+            "Optional: location-based grid CO2 emission factor per region and year.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("year", "int64", "year", "Year the factor describes.", low=1900, high=2100),
+                Column(
+                    "kg_co2_per_kwh",
+                    "float64",
+                    "kg CO2/kWh",
+                    "Average CO2 emitted per kWh of electricity consumed in the region (coal "
+                    "plants emit about 0.8-1.1; 2 is the upper bound).",
+                    low=0,
+                    high=2,
+                ),
+                Column("source", "string", "", "Where the factor comes from.", required=False),
+            ),
+            key=("region_id", "year"),
+            optional=True,
+            rules=("every region of regions.csv has at least one row (emissions are per region)",),
+        ),
+        Table(
+            "electricity_prices",
+            "electricity_prices.csv",
+            "Optional: electricity price range paid by compute centres per region.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("price_low", "float64", "CNY/kWh", "Low price.", low=0, low_open=True, high=10),
+                Column("price_central", "float64", "CNY/kWh", "Central price.", low=0, low_open=True, high=10),
+                Column("price_high", "float64", "CNY/kWh", "High price.", low=0, low_open=True, high=10),
+                Column("source", "string", "", "Where the price comes from.", required=False),
+            ),
+            key=("region_id",),
+            optional=True,
+            rules=(
+                "price_low <= price_central <= price_high",
+                "every region of regions.csv has a row (costs are per region)",
+            ),
+        ),
     )
 }
 
@@ -465,6 +505,8 @@ class InputTables:
         regions, hub_nodes, compute_centers, pue_assumptions, demand_history, load_shapes:
             typed frames with exactly the schema's columns, optional ones filled.
         system_hourly: the optional wide hourly load (MW), or None when the file is absent.
+        grid_emission_factors, electricity_prices: the optional cost and emission inputs
+            (see docs/methodology.md, "What it costs and emits"), or None when absent.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
     """
@@ -478,6 +520,8 @@ class InputTables:
     system_hourly: pd.DataFrame | None
     raw: dict[str, pd.DataFrame]
     hashes: dict[str, str]
+    grid_emission_factors: pd.DataFrame | None = None
+    electricity_prices: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""

@@ -75,6 +75,7 @@ def load_inputs(data_dir: Path) -> InputTables:
         typed[table.name] = _typed_table(clean, table, typed)
     _check_references(typed)
     _check_pue_coverage(typed)
+    _check_region_coverage(typed, ("grid_emission_factors", "electricity_prices"))
     return InputTables(**{name: typed.get(name) for name in TABLES}, raw=raw, hashes=hashes)
 
 
@@ -543,9 +544,21 @@ def _check_system_hourly(frame: pd.DataFrame, table: Table) -> None:
         )
 
 
+def _check_prices(frame: pd.DataFrame, table: Table) -> None:
+    order = "must satisfy price_low <= price_central <= price_high"
+    for lower, upper in (("price_low", "price_central"), ("price_central", "price_high")):
+        lo, hi = frame[lower].to_numpy(), frame[upper].to_numpy()
+        bad = lo > hi
+        if bad.any():
+            pos = int(np.argmax(bad))
+            _fail(table.file, _rows(frame), bad, upper,
+                  f"{order}, got {lower} {lo[pos]:g} > {upper} {hi[pos]:g}")
+
+
 _TABLE_CHECKS = {
     "compute_centers": _check_centers,
     "pue_assumptions": _check_pue,
+    "electricity_prices": _check_prices,
     "load_shapes": _check_load_shapes,
     "system_hourly": _check_system_hourly,
 }
@@ -591,3 +604,20 @@ def _check_pue_coverage(typed: dict[str, pd.DataFrame]) -> None:
             row=int(centers.index[pos]),
             column="size_class",
         )
+
+
+def _check_region_coverage(typed: dict[str, pd.DataFrame], names: tuple[str, ...]) -> None:
+    """Refuse an optional per-region table (when given) that leaves out a region, by name."""
+    regions = typed["regions"]["region_id"]
+    for name in names:
+        frame = typed.get(name)
+        if frame is None:
+            continue
+        missing = regions[~regions.isin(frame["region_id"])].tolist()
+        if missing:
+            raise InputError(
+                TABLES[name].file,
+                f"no row for region(s) {', '.join(missing)}: every region of "
+                f"{TABLES['regions'].file} needs one (costs and emissions are computed per region)",
+                column="region_id",
+            )

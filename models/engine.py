@@ -310,7 +310,8 @@ class SimResult:
 
     it_twh, facility_twh: (D, R, T, W); pue_effective: (D, R, T) (NaN without IT energy);
     region_facility_twh, region_it_twh, region_peak_mw: (D, R, T);
-    national_peak_mw: (D, T) (coincident over regions on the 24-hour shapes).
+    national_peak_mw: (D, T) (coincident over regions on the 24-hour shapes);
+    region_new_build_twh: (D, R, T) new-build facility energy ``max(0, E - E0) * PUE_new``.
     """
 
     it_twh: np.ndarray
@@ -320,6 +321,7 @@ class SimResult:
     region_facility_twh: np.ndarray
     region_peak_mw: np.ndarray
     national_peak_mw: np.ndarray
+    region_new_build_twh: np.ndarray | None = None
 
 
 def _hub_training(fleet: Fleet, radius_km: np.ndarray) -> np.ndarray:
@@ -421,4 +423,5 @@ def simulate(fleet: Fleet, scenario: Scenario, params: Mapping[str, np.ndarray])
         region_facility_twh=region_fac,
         region_peak_mw=peak_load_mw(fac, fleet.peak_factors),
         national_peak_mw=peak_load_mw(fac.sum(axis=1), fleet.peak_factors),
+        region_new_build_twh=np.maximum(0.0, region_it - region_it[:, :, :1]) * pue_new,
     )

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["WORKLOADS", "Param", "Scenario", "Lever", "parameter_ranges"]
+__all__ = ["WORKLOADS", "Emissions", "Param", "Scenario", "Lever", "parameter_ranges"]
 
 WORKLOADS: tuple[str, ...] = ("general", "training", "inference")
 
@@ -162,6 +162,33 @@ class Pue(_Strict):
     _share = field_validator("new_build_small_medium_share")(_between(0.0, 1.0))
 
 
+class Emissions(_Strict):
+    """``[emissions]``: how grid factors change after their last given year, and green power.
+
+    ``green_power_share`` keys are ``east`` / ``west`` (a zone), ``hubs`` (every national
+    hub node) or a hub id; values are the share of new-build facility energy supplied
+    by contracted green power. How a region's share is chosen: ``models.costs.green_share``.
+    """
+
+    factor_change_per_year: Param = (0.0, 0.0, 0.0)
+    green_power_share: dict[str, Param] = Field(default_factory=dict)
+
+    _change = field_validator("factor_change_per_year")(_between(-0.5, 0.5))
+
+    @field_validator("green_power_share")
+    @classmethod
+    def _shares(cls, value: dict[str, tuple[float, float, float]]) -> dict[str, tuple[float, float, float]]:
+        for key, share in value.items():
+            _check_between(share, 0.0, 1.0, f"green_power_share.{key}")
+        return value
+
+
+def _emission_ranges(block: Emissions) -> dict[str, tuple[float, float, float]]:
+    out = {"emissions.factor_change_per_year": block.factor_change_per_year}
+    out.update({f"emissions.green_power_share.{k}": v for k, v in block.green_power_share.items()})
+    return out
+
+
 class Scenario(_Strict):
     """One fully resolved scenario (after ``extends`` is applied)."""
 
@@ -176,6 +203,7 @@ class Scenario(_Strict):
     hubs: Hubs
     pue: Pue
     sources: dict[str, str] = Field(default_factory=dict)
+    emissions: Emissions = Field(default_factory=Emissions)
 
     @model_validator(mode="after")
     def _years(self) -> Scenario:
@@ -215,6 +243,7 @@ def parameter_ranges(scenario: Scenario) -> dict[str, tuple[float, float, float]
     out["pue.new_build_small_medium_share"] = scenario.pue.new_build_small_medium_share
     for zone, cap in scenario.pue.new_build_cap.items():
         out[f"pue.new_build_cap.{zone}.value"] = cap.value
+    out.update(_emission_ranges(scenario.emissions))
     return out
 
 

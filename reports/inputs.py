@@ -44,6 +44,7 @@ class ReportInputs:
     rise_odds: pd.DataFrame | None = None
     coincident: pd.DataFrame | None = None
     forecast: pd.DataFrame | None = None
+    costs: pd.DataFrame | None = None
 
 
 def present(frame: pd.DataFrame | None) -> bool:

@@ -413,6 +413,7 @@ def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     assert list(r.columns) == [
         "region_id",
         "name",
+        "name_zh",
         "zone",
         "grid",
         "diffusion_lag_years",
@@ -433,8 +434,10 @@ def test_extra_columns_are_kept_in_raw_only(tmp_path: Path) -> None:
         },
     )
     t = load_inputs(tmp_path)
-    assert "name_zh" not in t.regions.columns
-    assert t.raw["regions"]["name_zh"].tolist() == ["北京", "新疆"]
+    # source is not in the contract: raw only; name_zh is (an optional column the report shows)
+    assert "source" not in t.regions.columns
+    assert t.raw["regions"]["source"].tolist() == ["NBS", "NBS"]
+    assert t.regions["name_zh"].tolist() == ["北京", "新疆"]
 
 
 def test_bom_crlf_quotes_whitespace_and_blank_lines(tmp_path: Path) -> None:
