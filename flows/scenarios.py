@@ -21,6 +21,7 @@ from flows.errors import ScenarioError
 from models.scenario import Scenario
 
 __all__ = [
+    "REFERENCE_SCENARIO",
     "SHIPPED_SCENARIOS",
     "LoadedScenario",
     "load_scenarios",
@@ -30,6 +31,7 @@ __all__ = [
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_SCENARIOS = PROJECT_ROOT / "data" / "scenarios"
+REFERENCE_SCENARIO = SHIPPED_SCENARIOS / "reference.toml"
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 # TOML integers are 64-bit; tomllib accepts longer ones, which no float can hold.
 _INT64 = (-(2**63), 2**63 - 1)

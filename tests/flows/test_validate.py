@@ -40,6 +40,8 @@ small_medium,west,1.3,1.5,1.8
 DEMAND = """region_id,year,consumption_twh
 BJ,2023,130.5
 XJ,2023,380
+BJ,2022,125
+XJ,2022,370
 """
 # general rows are spreadsheet rows 2-25, training 26-49, inference 50-73.
 SHAPES = "workload,hour,factor\n" + "".join(
@@ -156,7 +158,8 @@ CELL_CASES = [
         "1.45",
         "must satisfy pue_low <= pue_central <= pue_high, got pue_central 1.5 > pue_high 1.45",
     ),
-    ("demand_history.csv", 3, "consumption_twh", "-1", "must be >= 0, got -1"),
+    ("demand_history.csv", 3, "consumption_twh", "-1", "must be > 0, got -1"),
+    ("demand_history.csv", 3, "consumption_twh", "0", "must be > 0, got 0"),
     ("demand_history.csv", 2, "year", "2023.5", "must be a whole number, got 2023.5"),
     ("demand_history.csv", 2, "year", "twenty", "must be a number, got 'twenty'"),
     ("demand_history.csv", 3, "region_id", "ZZ", "'ZZ' is not a region_id of regions.csv"),
@@ -208,7 +211,7 @@ def test_demand_one_row_per_region_and_year(tmp_path: Path) -> None:
     expect_error(
         tmp_path,
         "demand_history.csv",
-        4,
+        6,
         "year",
         "(region_id, year) must be unique: (region_id='BJ', year=2023) is already on row 2",
     )
