@@ -1,7 +1,7 @@
 """Fuzzing scenario files: random mutations of data/scenarios/reference.toml.
 
-Each variant either loads or is refused with one :class:`ScenarioError` (a one-line
-message naming the file); never another exception. Mutations that certainly break a
+Each variant either loads or is refused with one :class:`ScenarioError` (one line per
+problem, each naming the file); never another exception. Mutations that certainly break a
 rule (a reversed range, an unknown key, a path-like name, a non-UTF-8 byte) must be
 refused. A variant that loads must also run: the central simulation on the shipped
 fleet gives finite numbers without warnings (pytest turns warnings into errors).
@@ -219,7 +219,11 @@ def test_mutated_scenario_loads_or_raises_scenario_error(kind: str, draw: st.Dat
         msg = str(err)
         event(f"refused: {err.rule[:50]}")
         assert msg.startswith("invalid scenario: file "), msg
-        assert "\n" not in msg and "\r" not in msg, f"not one line: {msg!r}"
+        lines = msg.split("\n")  # one line per problem, at most MAX_LISTED, then a count
+        assert "\r" not in msg, repr(msg)
+        assert lines[: len(err.problems)] == [str(p) for p in err.problems], msg
+        assert all(line.startswith("invalid scenario: file ") for line in lines[: len(err.problems)])
+        assert len(lines) == len(err.problems) + (err.count > len(err.problems)), msg
         return
     event("loaded")
     assert expect != REFUSE, f"{kind}: a broken scenario was loaded"
