@@ -7,8 +7,8 @@ a count). A file that breaks a rule is refused whole: nothing is returned. Rules
 the scenario (the base year) are checked by :func:`check_with_scenarios`, which ``ingest``
 and ``run`` both call before anything is stored.
 
-Reading: bytes must be UTF-8 (a UTF-8 byte-order mark is stripped; NUL bytes, as UTF-16 has, are
-refused as a wrong encoding), lines may end in LF or
+Reading: bytes must be UTF-8 (a UTF-8 byte-order mark is stripped; a NUL byte in the first 64 KiB, as
+UTF-16 text has, is refused as a wrong encoding), lines may end in LF or
 CRLF, fields are comma-separated with ``"`` quoting. Leading and trailing whitespace of
 header names and cells is ignored. Fully empty lines are skipped (row numbers still count
 them, as a spreadsheet does). Column names must differ other than by case, and no cell or
@@ -58,6 +58,7 @@ __all__ = [
 # One grammar for numbers, whatever the parser: optional sign, digits with an optional
 # decimal point, optional exponent. No thousands separators, no hex, no nan/inf.
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_ENCODING_PROBE_BYTES = 1 << 16  # a NUL byte in the first 64 KiB: not UTF-8 text
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -344,7 +345,9 @@ def _check_utf8(data: bytes, file: str) -> bytes:
             "not UTF-8; save the file as UTF-8 ('CSV UTF-8')",
             row=1,
         )
-    nul = data.find(b"\x00")
+    # UTF-16 has a NUL in every other byte of ASCII text, so the head shows it; searching
+    # the whole of a large file would cost a pass over it for nothing.
+    nul = data.find(b"\x00", 0, _ENCODING_PROBE_BYTES)
     if nul >= 0:
         head = data[:4096]
         odd, even = head[1::2].count(0), head[0::2].count(0)
