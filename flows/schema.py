@@ -332,6 +332,7 @@ TABLES: dict[str, Table] = {
                 "pue_low <= pue_central <= pue_high",
                 "a row for every (size_class, zone) used by compute_centers.csv "
                 "(zone = the centre's region's zone)",
+                "both size classes for every zone with centres (new builds mix them)",
             ),
         ),
         Table(
@@ -400,6 +401,7 @@ TABLES: dict[str, Table] = {
             ),
             rules=(
                 f"exactly {HOURS_PER_YEAR} rows",
+                "every region column has a positive total",
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),
         ),

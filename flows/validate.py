@@ -58,6 +58,8 @@ __all__ = [
 # One grammar for numbers, whatever the parser: optional sign, digits with an optional
 # decimal point, optional exponent. No thousands separators, no hex, no nan/inf.
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_ZONES = TABLES["regions"].column("zone").allowed or ()
+_SIZE_CLASSES = TABLES["pue_assumptions"].column("size_class").allowed or ()
 _ENCODING_PROBE_BYTES = 1 << 16  # a NUL byte in the first 64 KiB: not UTF-8 text
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
@@ -171,6 +173,7 @@ def load_inputs(data_dir: Path) -> InputTables:
         _check_references(typed)
         _stop()  # the checks below look regions up: they need the references to resolve
         _check_pue_coverage(typed)
+        _check_pue_new_build(typed)
         _check_history(typed["demand_history"], TABLES["demand_history"])
         _check_history_coverage(typed)
     return InputTables(**{name: typed.get(name) for name in TABLES}, raw=raw, hashes=hashes)
@@ -757,6 +760,11 @@ def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
 
 
 def _check_system_hourly(frame: pd.DataFrame, table: Table) -> None:
+    regions = [c for c in frame.columns if c != "hour_of_year"]
+    for name in regions:  # the coincident peak shapes a region's load by its profile
+        if not frame[name].sum() > 0:
+            _problem(table.file, "the region's hourly load is zero all year; its profile needs "
+                     "a positive total", column=name)
     n = len(frame)
     if n != 8760:
         missing = sorted(set(range(8760)) - set(frame["hour_of_year"]))
@@ -859,6 +867,23 @@ def _check_pue_coverage(typed: dict[str, pd.DataFrame]) -> None:
         f"{sizes.iloc[pos]!r}, zone {zones.iloc[pos]!r} (the zone of region "
         f"{centers['region_id'].iloc[pos]!r})",
     )
+
+
+def _check_pue_new_build(typed: dict[str, pd.DataFrame]) -> None:
+    """A zone with centres needs a PUE row for each size class: new builds mix both."""
+    centers, pue = typed["compute_centers"], typed["pue_assumptions"]
+    zone_of = typed["regions"].set_index("region_id")["zone"]
+    used = centers["region_id"].map(zone_of).dropna().astype(str).unique()
+    have = set(zip(pue["size_class"], pue["zone"], strict=True))
+    for zone in (z for z in _ZONES if z in set(used)):
+        for size in _SIZE_CLASSES:
+            if (size, zone) not in have:
+                _problem(
+                    TABLES["pue_assumptions"].file,
+                    f"no row for size_class {size!r} and zone {zone!r}: regions of zone {zone!r} "
+                    "have centres, and new builds there mix both size classes",
+                    column="size_class",
+                )
 
 
 def _check_history_coverage(typed: dict[str, pd.DataFrame]) -> None:

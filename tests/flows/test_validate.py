@@ -36,6 +36,8 @@ C2,Beta,XJ,,,,small_medium,10,0.4,0.1,0,,
 PUE = """size_class,zone,pue_low,pue_central,pue_high
 large,east,1.2,1.3,1.4
 small_medium,west,1.3,1.5,1.8
+large,west,1.15,1.25,1.35
+small_medium,east,1.4,1.6,1.9
 """
 DEMAND = """region_id,year,consumption_twh
 BJ,2023,130.5
@@ -222,21 +224,31 @@ def test_pue_one_row_per_size_class_and_zone(tmp_path: Path) -> None:
     expect_error(
         tmp_path,
         "pue_assumptions.csv",
-        4,
+        6,
         "zone",
         "(size_class, zone) must be unique: (size_class='large', zone='east') is already on row 2",
     )
 
 
 def test_pue_row_required_for_every_size_class_and_zone_in_use(tmp_path: Path) -> None:
-    write(tmp_path, {"pue_assumptions.csv": set_cell(PUE, 3, "zone", "east")})
-    expect_error(
+    without = "".join(line for line in PUE.splitlines(keepends=True) if not line.startswith("small_medium,west"))
+    write(tmp_path, {"pue_assumptions.csv": without})
+    err = expect_error(
         tmp_path,
         "compute_centers.csv",
         3,
         "size_class",
         "pue_assumptions.csv has no row for size_class 'small_medium', zone 'west'",
     )
+    assert [(p.file, p.row) for p in err.problems] == [("compute_centers.csv", 3), ("pue_assumptions.csv", None)]
+
+
+def test_zone_with_centres_needs_both_size_classes(tmp_path: Path) -> None:
+    # No centre is small/medium in the east, but new builds there mix both size classes.
+    without = "".join(line for line in PUE.splitlines(keepends=True) if not line.startswith("small_medium,east"))
+    write(tmp_path, {"pue_assumptions.csv": without})
+    expect_error(tmp_path, "pue_assumptions.csv", None, "size_class",
+                 "no row for size_class 'small_medium' and zone 'east': regions of zone 'east' have centres")
 
 
 def test_every_workload_required(tmp_path: Path) -> None:
@@ -548,6 +560,12 @@ def test_system_hourly_rules(
 ) -> None:
     write(tmp_path, {SYSTEM: content})
     expect_error(tmp_path, SYSTEM, row, column, rule)
+
+
+def test_system_hourly_region_with_zero_load_all_year_is_refused(tmp_path: Path) -> None:
+    header = "hour_of_year,BJ,XJ\n"
+    write(tmp_path, {SYSTEM: header + "".join(f"{h},{100 + h % 24},0\n" for h in range(8760))})
+    expect_error(tmp_path, SYSTEM, None, "XJ", "the region's hourly load is zero all year")
 
 
 # ------------------------------------------------------------------ schema and robustness
