@@ -1,7 +1,8 @@
 """The ``gridcast`` command: one subcommand per job a planner does.
 
-Errors a user can cause (bad input, bad scenario, busy warehouse) print one
-line naming file, row, column and rule, and exit with status 2; no traceback.
+Errors a user can cause (bad input, bad scenario, bad option, busy warehouse) print
+one line per problem naming file, row, column and rule (every problem of a file at once,
+at most 20 lines and then a count), and exit with status 2; no traceback.
 """
 
 from __future__ import annotations

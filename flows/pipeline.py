@@ -70,7 +70,7 @@ def _say(params: RunParams, msg: str) -> None:
 
 @task(name="validate-inputs", **_CPU)
 def validate_inputs_task(data_dir: Path) -> InputTables:
-    """Read and validate the six CSV files (InputError on the first broken rule)."""
+    """Read and validate the input CSV files (InputError listing every broken rule of a file)."""
     return load_inputs(Path(data_dir))
 
 
