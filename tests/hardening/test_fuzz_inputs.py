@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from flows.errors import MAX_LISTED, InputError
-from flows.schema import TABLES, Table
+from flows.schema import MAX_TEXT_CHARS, TABLES, Table
 from flows.validate import load_inputs
 from flows.warehouse import store_inputs
 
@@ -198,7 +198,34 @@ def m_drop_row(file: str, data: bytes, draw: st.DataObject) -> tuple[bytes, str]
     return dump(records[:row] + records[row + 1:]), EITHER
 
 
+def m_case_duplicate_column(file: str, data: bytes, draw: st.DataObject) -> tuple[bytes, str]:
+    records = parse(data)
+    i = draw.draw(st.integers(0, len(records[0]) - 1), label="column repeated in another case")
+    name = records[0][i]
+    other = name.upper() if name != name.upper() else name.lower() + "_" * (name == name.lower())
+    if other.casefold() != name.casefold():  # a name without letters: repeat it as it is
+        other = name
+    return dump([r + [r[i] if k else other] for k, r in enumerate(records)]), REFUSE
+
+
+def m_long_text(file: str, data: bytes, draw: st.DataObject) -> tuple[bytes, str]:
+    records = parse(data)
+    row = draw.draw(st.integers(0, len(records) - 1), label="row (0 = header)")
+    col = draw.draw(st.integers(0, len(records[0]) - 1), label="column")
+    extra = draw.draw(st.integers(1, 3000), label="characters over the cap")
+    records[row][col] = records[row][col] + "名" * (MAX_TEXT_CHARS + extra)
+    return dump(records), REFUSE
+
+
+def m_utf16(file: str, data: bytes, draw: st.DataObject) -> tuple[bytes, str]:
+    codec = draw.draw(st.sampled_from(["utf-16", "utf-16-le", "utf-16-be"]), label="codec")
+    return data.decode("utf-8-sig").encode(codec), REFUSE
+
+
 MUTATIONS: dict[str, Callable[[str, bytes, st.DataObject], tuple[bytes, str]]] = {
+    "case_duplicate_column": m_case_duplicate_column,
+    "long_text": m_long_text,
+    "utf16": m_utf16,
     "missing_column": m_missing_column,
     "extra_column": m_extra_column,
     "duplicated_column": m_duplicated_column,
@@ -220,7 +247,7 @@ MUTATIONS: dict[str, Callable[[str, bytes, st.DataObject], tuple[bytes, str]]] =
 
 # Which files a mutation applies to (default: the small ones).
 REFERRING = sorted(f for f, t in BY_FILE.items() if t.wide or any(c.references for c in t.columns))
-FILES_FOR = {k: ALL_FILES for k in ("bom", "crlf", "empty_file", "header_only")}
+FILES_FOR = {k: ALL_FILES for k in ("bom", "crlf", "empty_file", "header_only", "utf16")}
 FILES_FOR["dangling_reference"] = REFERRING
 
 
