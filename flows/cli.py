@@ -1,7 +1,8 @@
 """The ``gridcast`` command: one subcommand per job a planner does.
 
-Errors a user can cause (bad input, bad scenario, busy warehouse) print one
-line naming file, row, column and rule, and exit with status 2; no traceback.
+Errors a user can cause (bad input, bad scenario, bad option, busy warehouse) print
+one line per problem naming file, row, column and rule (every problem of a file at once,
+at most 20 lines and then a count), and exit with status 2; no traceback.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def _quiet_prefect_user_errors() -> None:
 
 
 def _fail(exc: GridcastError) -> None:
-    typer.echo(f"gridcast: {exc}", err=True)
+    # An error may list several problems, one per line: each line gets the prefix.
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        typer.echo(f"gridcast: {line}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -71,16 +74,23 @@ def _prefect_ready() -> None:
 def ingest(
     data: DataOpt = DEFAULT_DATA,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="Scenario file or folder whose base year the inputs are checked "
+                     "against, as `run` checks them (default: data/scenarios/reference.toml)."),
+    ] = None,
 ) -> None:
     """Validate a data folder and load it into the DuckDB warehouse (raw_* and core_* tables).
 
-    A file that breaks a rule is refused whole with one message naming file, row,
-    column and rule; the warehouse keeps what it held before.
+    A file that breaks a rule is refused whole with a message naming file, row,
+    column and rule of every problem; the warehouse keeps what it held before.
     """
-    from flows.validate import load_inputs
+    from flows.scenarios import REFERENCE_SCENARIO, load_scenarios
+    from flows.validate import check_with_scenarios, load_inputs
 
-    try:
-        load_inputs(data)  # refuse bad input in a second, before Prefect starts
+    try:  # refuse bad input in a second, before Prefect starts
+        scenarios = load_scenarios(scenario if scenario is not None else REFERENCE_SCENARIO)
+        check_with_scenarios(load_inputs(data), scenarios)
     except GridcastError as exc:
         _fail(exc)
     _prefect_ready()
@@ -89,7 +99,7 @@ def ingest(
     t0 = time.perf_counter()
     typer.echo(f"gridcast: ingesting {data} into {warehouse} (starting Prefect) ...", err=True)
     try:
-        hashes = ingest_flow(data_dir=data, warehouse=warehouse)
+        hashes = ingest_flow(data_dir=data, warehouse=warehouse, scenario=scenario)
     except GridcastError as exc:
         _fail(exc)
     typer.echo(f"gridcast: loaded {len(hashes)} files in {time.perf_counter() - t0:.1f} s", err=True)
@@ -128,29 +138,28 @@ def run(
     ] = "en",
 ) -> None:
     """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
+    from flows.params import run_params
     from flows.scenarios import load_scenarios
 
-    if lang not in ("en", "zh"):
-        _fail(GridcastError(f"--lang must be en or zh, got {lang!r}"))
     if runner not in ("local", "dask"):
         _fail(GridcastError(f"--runner must be local or dask, got {runner!r}"))
     if dask_address and (runner != "dask" or "://" not in dask_address):
         _fail(GridcastError("--dask-address needs --runner dask and a scheduler address "
                             "like tcp://127.0.0.1:8786"))
 
-    try:
-        found = load_scenarios(scenario)  # refuse bad scenarios before any work starts
+    try:  # refuse bad values and bad scenarios before Prefect or any work starts
+        params = run_params(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
+                            seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
+                            overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
+                            lang=lang)
+        found = load_scenarios(scenario)
     except GridcastError as exc:
         _fail(exc)
     typer.echo(f"gridcast: {len(found)} scenario(s): {', '.join(s.name for s in found)}", err=True)
     typer.echo("gridcast: starting Prefect (first start sets up its database; ~10-20 s) ...", err=True)
     _prefect_ready()
-    from flows.pipeline import RunParams, run_pipeline
+    from flows.pipeline import run_pipeline
 
-    params = RunParams(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
-                       seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
-                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
-                       lang=lang)
     t0 = time.perf_counter()
     try:
         run_dir = run_pipeline(params)

@@ -27,7 +27,8 @@ RunOpt = Annotated[
 
 
 def _fail(exc: GridcastError) -> None:
-    typer.echo(f"gridcast: {exc}", err=True)
+    for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem
+        typer.echo(f"gridcast: {line}", err=True)
     raise typer.Exit(code=2)
 
 

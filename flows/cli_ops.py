@@ -18,7 +18,8 @@ __all__ = ["register"]
 
 
 def _fail(exc: GridcastError) -> None:
-    typer.echo(f"gridcast: {exc}", err=True)
+    for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem
+        typer.echo(f"gridcast: {line}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -49,6 +50,7 @@ def schedule(
 
     configure_prefect()
     from flows import ops
+    from flows.params import run_params
     from flows.scenarios import load_scenarios
 
     try:
@@ -60,13 +62,11 @@ def schedule(
             raise GridcastError("--dask-address needs --runner dask and a scheduler address "
                                 "like tcp://127.0.0.1:8786")
         load_scenarios(scenario)  # refuse a bad scenario now, not at 06:00 on Monday
+        params = run_params(data_dir=data.resolve(), scenario=scenario.resolve() if scenario else None,
+                            out_root=out_root.resolve(), draws=draws, seed=seed, warehouse=warehouse.resolve(),
+                            runner=runner, dask_address=dask_address)
     except GridcastError as exc:
         _fail(exc)
-    from flows.pipeline import RunParams
-
-    params = RunParams(data_dir=data.resolve(), scenario=scenario.resolve() if scenario else None,
-                       out_root=out_root.resolve(), draws=draws, seed=seed, warehouse=warehouse.resolve(),
-                       runner=runner, dask_address=dask_address)
     typer.echo(f"gridcast: serving {ops.FLOW_NAME}/{name} at {url}: cron '{cron}' ({timezone}); "
                "Ctrl-C to stop", err=True)
     try:

@@ -20,21 +20,21 @@ import uuid
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from pydantic import BaseModel, ConfigDict, Field
 
 from flows import outputs
 from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
 from flows.errors import GridcastError, InputError
-from flows.scenarios import LoadedScenario, load_scenarios, scenario_hash
+from flows.params import RunParams
+from flows.scenarios import REFERENCE_SCENARIO, LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT_ROOT
-from flows.validate import check_commissioning, load_inputs
+from flows.settings import DEFAULT_DATA, DEFAULT_WAREHOUSE, PROJECT_ROOT
+from flows.validate import check_with_scenarios, load_inputs
 from flows.warehouse import record_run, store_inputs
 from models.baseline import BaselineResult, forecast_baseline
 from models.engine import Fleet
@@ -63,30 +63,6 @@ _IO = {"retries": 2, "retry_delay_seconds": [1, 4], "retry_condition_fn": _no_re
 _CPU = {"cache_policy": NONE}
 
 
-class RunParams(BaseModel):
-    """Every parameter of one forecast run (frozen; unknown keys are refused)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    data_dir: Path = DEFAULT_DATA
-    scenario: Path | None = None
-    out: Path | None = None
-    out_root: Path = DEFAULT_OUT
-    draws: int = Field(default=1000, ge=0, le=1_000_000)
-    seed: int = Field(default=20241, ge=0)
-    warehouse: Path = DEFAULT_WAREHOUSE
-    rise_threshold: float = Field(default=0.05, gt=0, lt=10)
-    overwrite: bool = False
-    progress: bool = False
-    # Where the scenario tasks run: "local" (threads in this process) or "dask" (prefect-dask's
-    # DaskTaskRunner: a LocalCluster on 127.0.0.1, or the scheduler at dask_address). Outputs
-    # are identical either way: draws depend only on the seed (docs/operations.md).
-    runner: Literal["local", "dask"] = "local"
-    dask_address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx)://\S+$")
-    # The report's own text: English or Chinese (reports/i18n.py).
-    lang: Literal["en", "zh"] = "en"
-
-
 def _say(params: RunParams, msg: str) -> None:
     if params.progress:
         print(f"gridcast: {msg}", flush=True)  # noqa: T201 - CLI progress line
@@ -94,7 +70,7 @@ def _say(params: RunParams, msg: str) -> None:
 
 @task(name="validate-inputs", **_CPU)
 def validate_inputs_task(data_dir: Path) -> InputTables:
-    """Read and validate the six CSV files (InputError on the first broken rule)."""
+    """Read and validate the input CSV files (InputError listing every broken rule of a file)."""
     return load_inputs(Path(data_dir))
 
 
@@ -105,9 +81,16 @@ def store_inputs_task(warehouse: Path, tables: InputTables, owner: str) -> None:
 
 
 @flow(name="gridcast-ingest", log_prints=False)
-def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOUSE) -> dict[str, str]:
-    """Validate a data folder and load it into the DuckDB warehouse; returns the files' sha256."""
+def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOUSE,
+                scenario: Path | None = None) -> dict[str, str]:
+    """Validate a data folder and load it into the DuckDB warehouse; returns the files' sha256.
+
+    Rules that need a base year use the scenario file or folder ``scenario`` (default: the
+    shipped reference), so ``ingest`` refuses what ``run`` would.
+    """
+    scenarios = load_scenarios(Path(scenario) if scenario is not None else REFERENCE_SCENARIO)
     tables = validate_inputs_task(Path(data_dir))
+    check_with_scenarios(tables, scenarios)
     store_inputs_task(Path(warehouse), tables, owner="ingest")
     return dict(tables.hashes)
 
@@ -251,8 +234,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
     try:
         _say(params, f"run {run_id}: validating {params.data_dir}")
         tables = validate_inputs_task(Path(params.data_dir))
-        for s in scenarios:
-            check_commissioning(tables.compute_centers, s.scenario.horizon.base_year)
+        check_with_scenarios(tables, scenarios)  # every rule, before anything is stored
         lap("validate")
         record["inputs_sha256"] = dict(tables.hashes)
         # The forecast uses the validated typed tables, the very frames stored next; the

@@ -16,9 +16,6 @@ from reports.inputs import PUBLISHED_COLUMNS
 
 __all__ = ["assumptions_table", "build_report"]
 
-PUBLISHED_FILE = "published_estimates.csv"
-
-
 def assumptions_table(scenario: Scenario, inputs: InputTables) -> pd.DataFrame:
     """Every parameter of a scenario with its value and source (``ASSUMPTION`` when unsourced)."""
     rows = []
@@ -55,12 +52,12 @@ def _cost_input_rows(inputs: InputTables) -> list[dict[str, str]]:
     return rows
 
 
-def _published(data_dir: Path) -> pd.DataFrame:
-    path = Path(data_dir) / PUBLISHED_FILE
-    cols = PUBLISHED_COLUMNS
-    if not path.is_file():
-        return pd.DataFrame(columns=cols)
-    return pd.read_csv(path, encoding="utf-8")[cols]
+def _published(inputs: InputTables) -> pd.DataFrame:
+    """The validated published estimates (``published_estimates.csv`` of the data folder)."""
+    frame = getattr(inputs, "published_estimates", None)
+    if frame is None:
+        return pd.DataFrame(columns=PUBLISHED_COLUMNS)
+    return frame[PUBLISHED_COLUMNS].reset_index(drop=True)
 
 
 def _coincident(tables: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
@@ -94,7 +91,7 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         turning_points=tables["turning_points"],
         regions=regions,
         hubs=hubs,
-        published=_published(Path(meta.get("data_dir", "."))),
+        published=_published(inputs),
         metadata=meta,
         assumptions=assumptions,
         backtest=backtest,

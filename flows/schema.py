@@ -12,7 +12,10 @@ Conventions:
       be absent or have empty cells; those take ``default`` (``None`` means missing:
       NaN for floats, ``<NA>`` otherwise).
     * Unknown extra columns (``source``, ``name_zh``...) are allowed; they are kept in the
-      ``raw_*`` tables only.
+      ``raw_*`` tables only. Column names must differ other than by case.
+    * No cell (and no header name) may be longer than :data:`MAX_TEXT_CHARS` characters:
+      names, ids and sources are labels, and a megabyte in one of them would only bloat
+      the warehouse, the exports and the report.
 
 >>> TABLES["compute_centers"].column("utilization").rule_text()
 'in (0, 1]'
@@ -28,6 +31,7 @@ import pandas as pd
 __all__ = [
     "HOURS_PER_YEAR",
     "LOAD_SHAPE_MEAN_TOLERANCE",
+    "MAX_TEXT_CHARS",
     "SOURCE_ROW",
     "TABLES",
     "WORKLOADS",
@@ -52,6 +56,9 @@ LOAD_SHAPE_MEAN_TOLERANCE = 1e-6
 """Allowed |mean - 1| of the 24 hourly factors of one workload."""
 
 HOURS_PER_YEAR = 8760
+
+MAX_TEXT_CHARS = 500
+"""Longest cell (or header name) of an input file, in characters."""
 
 
 @dataclass(frozen=True)
@@ -329,6 +336,7 @@ TABLES: dict[str, Table] = {
                 "pue_low <= pue_central <= pue_high",
                 "a row for every (size_class, zone) used by compute_centers.csv "
                 "(zone = the centre's region's zone)",
+                "both size classes for every zone with centres (new builds mix them)",
             ),
         ),
         Table(
@@ -344,9 +352,15 @@ TABLES: dict[str, Table] = {
                     "TWh",
                     "Total electricity consumption of the region in the year.",
                     low=0,
+                    low_open=True,
                 ),
             ),
             key=("region_id", "year"),
+            rules=(
+                "every region of regions.csv has history",
+                "a region's years are consecutive, at least 2",
+                "a region's history starts at or before the scenario's base year",
+            ),
         ),
         Table(
             "load_shapes",
@@ -391,6 +405,7 @@ TABLES: dict[str, Table] = {
             ),
             rules=(
                 f"exactly {HOURS_PER_YEAR} rows",
+                "every region column has a positive total",
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),
         ),
@@ -433,6 +448,27 @@ TABLES: dict[str, Table] = {
                 "price_low <= price_central <= price_high",
                 "every region of regions.csv has a row (costs are per region)",
             ),
+        ),
+        Table(
+            "published_estimates",
+            "published_estimates.csv",
+            "Optional: published estimates and projections the report compares with.",
+            (
+                Column("year", "int64", "year", "Year the figure is for.", low=1900, high=2100),
+                Column("metric", "string", "", "What is measured (the report draws the "
+                       "'China data-centre electricity' TWh rows on its headline chart)."),
+                Column("value_low", "float64", "", "Low end of the figure (in unit)."),
+                Column("value_high", "float64", "", "High end of the figure (in unit)."),
+                Column("unit", "string", "", "Unit of the values (TWh, GW, %...)."),
+                Column("kind", "string", "", "historical estimate, projection...",
+                       required=False),
+                Column("original_publisher", "string", "", "Who published the figure."),
+                Column("source_id", "string", "", "Source id in data/SOURCES.md."),
+                Column("quality", "string", "", "high, medium, low...", required=False),
+                Column("note", "string", "", "Free note.", required=False),
+            ),
+            optional=True,
+            rules=("value_low <= value_high",),
         ),
     )
 }
@@ -507,6 +543,7 @@ class InputTables:
         system_hourly: the optional wide hourly load (MW), or None when the file is absent.
         grid_emission_factors, electricity_prices: the optional cost and emission inputs
             (see docs/methodology.md, "What it costs and emits"), or None when absent.
+        published_estimates: the optional published figures, or None when absent.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
     """
@@ -522,6 +559,7 @@ class InputTables:
     hashes: dict[str, str]
     grid_emission_factors: pd.DataFrame | None = None
     electricity_prices: pd.DataFrame | None = None
+    published_estimates: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""

@@ -19,6 +19,7 @@ write-ahead log, so after a kill the file holds the last committed state.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -121,14 +122,20 @@ def connect(
 
 def _wait_seconds(wait_seconds: float | None) -> float:
     if wait_seconds is not None:
-        return float(wait_seconds)
-    text = os.environ.get(WAIT_ENV, "").strip()
-    if not text:
-        return _DEFAULT_WAIT_S
-    try:
-        return float(text)
-    except ValueError:
-        raise GridcastError(f"{WAIT_ENV} must be a number of seconds, got {text!r}") from None
+        value, what = float(wait_seconds), "the wait for the warehouse"
+    else:
+        text = os.environ.get(WAIT_ENV, "").strip()
+        if not text:
+            return _DEFAULT_WAIT_S
+        try:
+            value = float(text)
+        except ValueError:
+            raise GridcastError(f"{WAIT_ENV} must be a number of seconds, got {text!r}") from None
+        what = WAIT_ENV
+    # nan would wait for ever (no deadline compares true) and inf does by definition.
+    if not math.isfinite(value) or value < 0:
+        raise GridcastError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+    return value
 
 
 def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:

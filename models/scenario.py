@@ -20,9 +20,18 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["WORKLOADS", "Emissions", "Param", "Scenario", "Lever", "parameter_ranges"]
+__all__ = ["MAX_NAME_CHARS", "MAX_TEXT_CHARS", "WORKLOADS", "Emissions", "Param", "Scenario", "Lever",
+           "parameter_ranges"]
 
 WORKLOADS: tuple[str, ...] = ("general", "training", "inference")
+
+MAX_NAME_CHARS = 64
+"""Longest scenario name, parent name, lever name or ``sources`` key."""
+MAX_TEXT_CHARS = 2000
+"""Longest free text: a description, a lever's description or source, a ``sources`` value."""
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
 def _to_triple(value: object) -> tuple[float, float, float]:
@@ -121,8 +130,8 @@ class Lever(_Strict):
     adoption_ceiling: Param
     adoption_midpoint: Param
     adoption_scale: Param
-    description: str = ""
-    source: str = ""
+    description: Text = ""
+    source: Text = ""
 
     _fractions = field_validator("saving", "adoption_ceiling")(_between(0.0, 1.0))
     _midpoint = field_validator("adoption_midpoint")(_between(1990.0, 2100.0))
@@ -192,17 +201,18 @@ def _emission_ranges(block: Emissions) -> dict[str, tuple[float, float, float]]:
 class Scenario(_Strict):
     """One fully resolved scenario (after ``extends`` is applied)."""
 
-    name: str = Field(min_length=1, max_length=64)
-    description: str = ""
-    extends: str | None = None
+    name: Name
+    description: Text = ""
+    extends: Name | None = None
     horizon: Horizon
     growth: Growth
     hardware_efficiency_gain: HardwareGain
-    levers: dict[str, Lever] = Field(default_factory=dict)
+    levers: dict[Name, Lever] = Field(default_factory=dict)
     rebound: Rebound
     hubs: Hubs
     pue: Pue
-    sources: dict[str, str] = Field(default_factory=dict)
+    # keys are dotted parameter names (``levers.<name>.<key>``): longer than one name
+    sources: dict[Annotated[str, Field(max_length=4 * MAX_NAME_CHARS)], Text] = Field(default_factory=dict)
     emissions: Emissions = Field(default_factory=Emissions)
 
     @model_validator(mode="after")

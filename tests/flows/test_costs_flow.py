@@ -41,7 +41,7 @@ small_medium,east,1.3,1.5,1.6
 large,west,1.1,1.2,1.3
 small_medium,west,1.3,1.5,1.6
 """
-DEMAND = "region_id,year,consumption_twh\nBJ,2023,130\nXJ,2023,380\n"
+DEMAND = "region_id,year,consumption_twh\nBJ,2022,130\nXJ,2022,380\nBJ,2023,130\nXJ,2023,380\n"
 SHAPES = "workload,hour,factor\n" + "".join(f"{w},{h},1\n" for w in ("general", "training", "inference")
                                            for h in range(24))
 FACTORS = """region_id,year,kg_co2_per_kwh,source

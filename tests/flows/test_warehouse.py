@@ -75,6 +75,8 @@ def test_round_trip(tmp_path: Path) -> None:
     assert stored == {
         **{f: 2 for f in BASE},
         "hub_nodes.csv": 1,
+        "demand_history.csv": 4,
+        "pue_assumptions.csv": 4,
         "load_shapes.csv": 72,
         SYSTEM: 8760,
     }
