@@ -28,6 +28,7 @@ import pandas as pd
 __all__ = [
     "HOURS_PER_YEAR",
     "LOAD_SHAPE_MEAN_TOLERANCE",
+    "OBSERVED_QUANTITIES",
     "SOURCE_ROW",
     "TABLES",
     "WORKLOADS",
@@ -180,6 +181,8 @@ def _lon(required: bool, what: str) -> Column:
 
 
 _ZONE = ("east", "west")
+OBSERVED_QUANTITIES = ("facility_energy_twh", "facility_energy_twh_quarter", "it_capacity_mw")
+"""Quantities of observed_provincial.csv: TWh in a year, TWh in one quarter, IT MW."""
 _SIZE = ("large", "small_medium")
 
 TABLES: dict[str, Table] = {
@@ -390,6 +393,34 @@ TABLES: dict[str, Table] = {
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),
         ),
+        Table(
+            "observed_provincial",
+            "observed_provincial.csv",
+            "Optional: observed provincial data-centre figures the report compares the base fleet with.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("year", "int64", "year", "Year of the observation.", low=1900, high=2100),
+                Column(
+                    "quantity",
+                    "string",
+                    "",
+                    "What was observed: a year's facility electricity, one quarter's, or IT capacity.",
+                    allowed=OBSERVED_QUANTITIES,
+                ),
+                Column("value", "float64", "", "Observed value, in unit.", low=0),
+                Column("unit", "string", "", "Unit of value (TWh or MW)."),
+                Column(
+                    "scope",
+                    "string",
+                    "",
+                    "What the figure covers (e.g. one cluster only, a lower bound).",
+                    required=False,
+                ),
+                Column("source", "string", "", "Where the figure comes from."),
+            ),
+            key=("region_id", "year", "quantity"),
+            optional=True,
+        ),
     )
 }
 
@@ -461,6 +492,7 @@ class InputTables:
         regions, hub_nodes, compute_centers, pue_assumptions, demand_history, load_shapes:
             typed frames with exactly the schema's columns, optional ones filled.
         system_hourly: the optional wide hourly load (MW), or None when the file is absent.
+        observed_provincial: optional observed provincial figures (for the report), or None.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
     """
@@ -474,6 +506,7 @@ class InputTables:
     system_hourly: pd.DataFrame | None
     raw: dict[str, pd.DataFrame]
     hashes: dict[str, str]
+    observed_provincial: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""
