@@ -13,7 +13,7 @@ from models.scenario import Scenario, parameter_ranges
 from reports import ReportInputs, render_report
 from reports.inputs import PUBLISHED_COLUMNS
 
-__all__ = ["assumptions_table", "build_report"]
+__all__ = ["assumptions_table", "build_report", "observed_vs_model", "pipeline_for_report"]
 
 PUBLISHED_FILE = "published_estimates.csv"
 
@@ -48,6 +48,60 @@ def _coincident(tables: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
     return None if frame is None or frame.empty else frame
 
 
+def pipeline_for_report(
+    pipeline: pd.DataFrame | None, planned: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """The run's ``pipeline`` table with each project's name, capacity and source joined on."""
+    if pipeline is None or pipeline.empty:
+        return None
+    if planned is None or planned.empty:
+        return pipeline
+    keep = [c for c in ("project_id", "name", "it_capacity_mw", "source") if c in planned.columns]
+    info = planned[keep].assign(project_id=planned["project_id"].astype(str))
+    info = info.drop_duplicates("project_id")
+    out = pipeline.assign(project_id=pipeline["project_id"].astype(str))
+    return out.drop(columns=[c for c in keep if c != "project_id" and c in out.columns]).merge(
+        info, on="project_id", how="left"
+    )
+
+
+def observed_vs_model(
+    observed: pd.DataFrame | None,
+    centers: pd.DataFrame,
+    regional: pd.DataFrame,
+    scenario: str | None,
+) -> pd.DataFrame | None:
+    """Observed provincial figures with the model's value beside each (``model_value``).
+
+    ``it_capacity_mw``: the base fleet's installed IT MW of the region. ``facility_energy_twh``:
+    the scenario's central regional facility energy in the observed year (a quarter's figure
+    is compared with a quarter of the year's). Outside the horizon: NaN.
+    """
+    if observed is None or observed.empty:
+        return None
+    obs = observed.reset_index(drop=True).assign(
+        region_id=observed["region_id"].astype(str).to_numpy()
+    )
+    fleet_mw = centers.groupby(centers["region_id"].astype(str))["it_capacity_mw"].sum()
+    rows = regional
+    if scenario is not None and len(rows):
+        rows = rows.loc[rows["scenario"].astype(str) == scenario]
+    stat = rows["stat"].astype(str) if len(rows) else pd.Series(dtype=str)
+    mid = rows.loc[stat == "central"] if (stat == "central").any() else rows.loc[stat == "p50"]
+    energy = mid.set_index([mid["region_id"].astype(str), mid["year"].astype(int)])[
+        "facility_energy_twh"
+    ]
+    quantity = obs["quantity"].astype(str)
+    keys = pd.MultiIndex.from_arrays([obs["region_id"], obs["year"].astype(int)])
+    year_twh = pd.Series(energy.reindex(keys).to_numpy(dtype=float), index=obs.index)
+    model = np.where(
+        quantity == "it_capacity_mw",
+        obs["region_id"].map(fleet_mw).astype(float),
+        np.where(quantity == "facility_energy_twh_quarter", year_twh / 4.0, year_twh),
+    )
+    return obs.assign(model_value=model)
+
+
 def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFrame], meta: dict[str, Any]) -> Path:
     """Write ``run_dir/report.html`` from the run's tables."""
     scenarios = {name: Scenario.model_validate(s["resolved"]) for name, s in meta.get("scenarios", {}).items()}
@@ -78,5 +132,14 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         sensitivity=sens,
         rise_odds=rise,
         coincident=_coincident(tables),
+        pipeline=pipeline_for_report(
+            tables.get("pipeline"), getattr(inputs, "planned_centers", None)
+        ),
+        observed=observed_vs_model(
+            getattr(inputs, "observed_provincial", None),
+            inputs.compute_centers,
+            tables["regional"],
+            first,
+        ),
     )
     return render_report(report_inputs, Path(run_dir) / "report.html")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures
+from reports import figures, section_pipeline
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -58,6 +58,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.sensitivity, _sensitivity_section),
         (inputs.coincident, _coincident_section),
         (inputs.backtest, _backtest_section),
+        (inputs.pipeline, section_pipeline.section),
     ]
     sections += [build(inputs) for frame, build in optional if present(frame)]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]

@@ -1,0 +1,255 @@
+"""The "Known projects" report section, on a hand-made pipeline (values worked out below).
+
+Three projects, online share o(t) = clip((t + 1 - S) / 2, 0, 1) (2-year ramp), utilisation 0.5:
+
+    P1  TJ  announced           100 MW  online 2026  p 0.2  delay 1
+    P2  HE  under_construction  300 MW  online 2025  p 0.9  delay 0
+    P3  HE  announced            50 MW  online 2030  p 0.2  delay 1
+
+requested_it_mw = MW * o(t) with S = online_year; expected_it_mw = p * MW * o(t) with
+S = online_year + delay; expected_it_energy_twh = expected_it_mw * 0.5 * 8.76e-3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_synthetic import make_inputs
+
+from flows.report_inputs import observed_vs_model, pipeline_for_report
+from reports import render_report
+from reports.section_pipeline import national_by_stage, section
+
+PROJECTS = [
+    ("P1", "TJ", "announced", 100.0, 2026, 0.2, 1.0, "Tianjin campus", "src one"),
+    ("P2", "HE", "under_construction", 300.0, 2025, 0.9, 0.0, "Hebei build", "src two"),
+    ("P3", "HE", "announced", 50.0, 2030, 0.2, 1.0, "Hebei plan", "src three"),
+]
+U = 0.5
+
+
+def _share(years: np.ndarray, start: float) -> np.ndarray:
+    return np.clip((years + 1 - start) / 2.0, 0.0, 1.0)
+
+
+def _pipeline(scenarios: list[str], years: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for s in scenarios:
+        for pid, rid, stage, mw, online, p, delay, _, _ in PROJECTS:
+            requested = mw * _share(years, online)
+            expected = p * mw * _share(years, online + delay)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "scenario": s,
+                        "project_id": pid,
+                        "region_id": rid,
+                        "year": years,
+                        "stage": stage,
+                        "requested_it_mw": requested,
+                        "expected_it_mw": expected,
+                        "expected_it_energy_twh": expected * U * 8.76e-3,
+                    }
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def _planned() -> pd.DataFrame:
+    return pd.DataFrame(
+        [(pid, name, mw, src) for pid, _, _, mw, _, _, _, name, src in PROJECTS],
+        columns=["project_id", "name", "it_capacity_mw", "source"],
+    )
+
+
+def _with_pipeline(inputs, observed: pd.DataFrame | None = None):
+    scenarios = [str(s) for s in pd.unique(inputs.regional["scenario"])]
+    years = np.sort(inputs.regional["year"].unique())
+    pipe = _pipeline(scenarios, years)
+    # Regional pipeline columns: central = sum of the projects' expected energy; p10/p50/p90
+    # = 0.8 / 1 / 1.25 times it; added = half of it.
+    own = pipe.groupby(["scenario", "region_id", "year"])["expected_it_energy_twh"].sum()
+    regional = inputs.regional.copy()
+    keys = pd.MultiIndex.from_frame(regional[["scenario", "region_id", "year"]])
+    base = own.reindex(keys).fillna(0.0).to_numpy()
+    factor = regional["stat"].map({"central": 1.0, "p10": 0.8, "p50": 1.0, "p90": 1.25}).to_numpy()
+    regional["pipeline_it_energy_twh"] = base * factor
+    regional["pipeline_added_it_twh"] = base * factor * 0.5
+    return dataclasses.replace(
+        inputs,
+        regional=regional,
+        pipeline=pipeline_for_report(pipe, _planned()),
+        observed=observed,
+    )
+
+
+class _Rows(HTMLParser):
+    """Cell texts of the table with the given id."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.table_id, self.inside, self.rows = table_id, False, []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.inside = dict(attrs).get("id") == self.table_id
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if self.inside and tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _table(page: str, table_id: str) -> list[dict[str, str]]:
+    parser = _Rows(table_id)
+    parser.feed(page)
+    header, *rows = [r for r in parser.rows if r]
+    return [dict(zip(header, r, strict=True)) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> str:
+    observed = pd.DataFrame(
+        {
+            "region_id": ["HE"],
+            "year": [2024],
+            "quantity": ["it_capacity_mw"],
+            "value": [200.0],
+            "unit": ["MW"],
+            "scope": ["whole province"],
+            "source": ["obs src"],
+            "model_value": [150.0],
+        }
+    )
+    inputs = _with_pipeline(make_inputs(n_scenarios=2, n_regions=4), observed)
+    path = render_report(inputs, tmp_path_factory.mktemp("pipe") / "report.html")
+    return path.read_text(encoding="utf-8")
+
+
+def test_no_pipeline_no_section(tmp_path: Path) -> None:
+    inputs = make_inputs()
+    assert section(inputs) is None
+    assert (
+        section(
+            dataclasses.replace(
+                inputs, pipeline=_pipeline(["reference"], np.arange(2024, 2026)).iloc[0:0]
+            )
+        )
+        is None
+    )
+    page = render_report(inputs, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert '<section id="pipeline">' not in page
+
+
+def test_section_is_present_with_charts_and_tables(page: str) -> None:
+    assert '<section id="pipeline">' in page
+    for div in ("fig-pipeline-stages", "fig-pipeline-provinces"):
+        assert f'id="{div}"' in page
+    for table in ("pipeline-stage-table", "pipeline-province-series", "pipeline-provinces-table"):
+        assert f'id="{table}"' in page
+
+
+def test_national_requested_versus_expected_by_stage() -> None:
+    pipe = _pipeline(["reference"], np.arange(2024, 2036))
+    out = national_by_stage(pipe).set_index(["stage", "year"])
+    # announced 2030: requested P1 100 + P3 100*0.5 = 125 MW; expected P1 0.2*100 + P3 0 = 20.
+    assert out.loc[("announced", 2030), "requested_it_mw"] == pytest.approx(125.0)
+    assert out.loc[("announced", 2030), "expected_it_mw"] == pytest.approx(20.0)
+    # announced 2027: requested 100; expected P1 0.2*100*0.5 = 10.
+    assert out.loc[("announced", 2027), "expected_it_mw"] == pytest.approx(10.0)
+    # under construction 2025: half of 300 requested; 0.9 of that expected.
+    assert out.loc[("under_construction", 2025), "requested_it_mw"] == pytest.approx(150.0)
+    assert out.loc[("under_construction", 2025), "expected_it_mw"] == pytest.approx(135.0)
+    assert list(dict.fromkeys(out.index.get_level_values("stage"))) == [
+        "announced",
+        "under_construction",
+    ]
+
+
+def test_project_table_rows_and_province_filter(page: str) -> None:
+    rows = _table(page, "pipeline-projects-0")  # "All provinces"
+    by_id = {r["project"]: r for r in rows}
+    assert set(by_id) == {"P1", "P2", "P3"}
+    assert by_id["P2"]["2030 expected MW"] == "270"  # 0.9 * 300
+    assert by_id["P1"]["2027 expected MW"] == "10"  # 0.2 * 100 * 0.5
+    assert by_id["P3"]["2035 expected MW"] == "10"  # 0.2 * 50
+    assert by_id["P1"]["full build-out MW"] == "100"
+    assert by_id["P2"]["source"] == "src two" and by_id["P2"]["name"] == "Hebei build"
+    # One table per province with projects, after "All provinces"; each holds only its own.
+    select = re.search(
+        r'<select class="pane-select" data-group="pipeline-projects">(.*?)</select>', page, re.S
+    )
+    options = re.findall(r"<option[^>]*>(.*?)</option>", select.group(1))
+    assert options[0] == "All provinces" and len(options) == 3
+    for i in (1, 2):
+        provinces = {r["province"] for r in _table(page, f"pipeline-projects-{i}")}
+        assert provinces == {options[i]}
+
+
+def test_province_summary_cells(page: str) -> None:
+    rows = {r["region"]: r for r in _table(page, "pipeline-provinces-table")}
+    assert set(rows) == {"TJ", "HE"}
+    he = rows["HE"]
+    assert he["full build-out MW"] == "350"
+    assert he["2030 expected MW"] == "270"
+    twh_2030 = 270 * U * 8.76e-3  # P3 expects nothing yet in 2030
+    assert he["2030 pipeline TWh"] == f"{twh_2030:,.2f}"
+    assert he["2030 added TWh"] == f"{twh_2030 * 0.5:,.2f}"
+    twh_2035 = (270 + 10) * U * 8.76e-3
+    assert he["2035 p10 TWh"] == f"{0.8 * twh_2035:,.2f}"
+    assert he["2035 p90 TWh"] == f"{1.25 * twh_2035:,.2f}"
+
+
+def test_observed_table_shows_model_over_observed(page: str) -> None:
+    (row,) = _table(page, "observed-table")
+    assert row["value"] == "200.00" and row["model_value"] == "150.00"
+    assert row["model / observed"] == "0.75" and row["source"] == "obs src"
+
+
+def test_observed_vs_model_joins_fleet_and_regional_energy() -> None:
+    observed = pd.DataFrame(
+        {
+            "region_id": ["A", "A", "B"],
+            "year": [2024, 2025, 2024],
+            "quantity": ["it_capacity_mw", "facility_energy_twh_quarter", "facility_energy_twh"],
+            "value": [1.0, 1.0, 1.0],
+        }
+    )
+    centers = pd.DataFrame({"region_id": ["A", "A", "B"], "it_capacity_mw": [10.0, 5.0, 7.0]})
+    regional = pd.DataFrame(
+        {
+            "scenario": ["reference"] * 4 + ["other"],
+            "region_id": ["A", "A", "B", "B", "B"],
+            "year": [2024, 2025, 2024, 2024, 2024],
+            "stat": ["central", "central", "central", "p10", "central"],
+            "facility_energy_twh": [3.0, 8.0, 2.5, 1.0, 99.0],
+        }
+    )
+    out = observed_vs_model(observed, centers, regional, "reference")
+    assert out["model_value"].tolist() == [15.0, 2.0, 2.5]  # 10 + 5 MW; 8 / 4; B central
+
+
+def test_pipeline_for_report_joins_name_capacity_and_source() -> None:
+    pipe = _pipeline(["reference"], np.arange(2024, 2027))
+    out = pipeline_for_report(pipe, _planned())
+    assert len(out) == len(pipe)
+    p1 = out.loc[out["project_id"] == "P1"].iloc[0]
+    assert (p1["name"], p1["it_capacity_mw"], p1["source"]) == ("Tianjin campus", 100.0, "src one")
+    assert pipeline_for_report(None, _planned()) is None
