@@ -13,7 +13,8 @@ from models.scenario import Scenario, parameter_ranges
 from reports import ReportInputs, render_report
 from reports.inputs import PUBLISHED_COLUMNS
 
-__all__ = ["assumptions_table", "build_report", "observed_vs_model", "pipeline_for_report"]
+__all__ = ["assumptions_table", "build_report", "observed_vs_model", "pipeline_for_report",
+           "regional_it_energy"]
 
 PUBLISHED_FILE = "published_estimates.csv"
 
@@ -63,6 +64,28 @@ def pipeline_for_report(
     return out.drop(columns=[c for c in keep if c != "project_id" and c in out.columns]).merge(
         info, on="project_id", how="left"
     )
+
+
+def regional_it_energy(regional: pd.DataFrame, forecast: pd.DataFrame | None) -> pd.DataFrame:
+    """``regional`` with the central ``it_energy_twh`` (sum of the forecast's workloads) added.
+
+    The pipeline section draws a province's trend as this IT energy less what the pipeline
+    added. Rows other than the central ones get NaN (a sum of workload quantiles is not a
+    quantile). Returned unchanged when it already has the column or there is no forecast.
+    """
+    if "it_energy_twh" in regional.columns or forecast is None or forecast.empty:
+        return regional
+    mid = forecast.loc[forecast["stat"].astype(str) == "central"]
+    keys = ["scenario", "region_id", "year"]
+    it = mid.groupby([mid[k].astype(str) if k != "year" else mid[k] for k in keys])[
+        "it_energy_twh"
+    ].sum()
+    at = pd.MultiIndex.from_arrays(
+        [regional["scenario"].astype(str), regional["region_id"].astype(str), regional["year"]]
+    )
+    values = it.reindex(at).to_numpy(dtype=float)
+    central_rows = (regional["stat"].astype(str) == "central").to_numpy()
+    return regional.assign(it_energy_twh=np.where(central_rows, values, np.nan))
 
 
 def observed_vs_model(
@@ -119,9 +142,15 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         sens = sens.rename(columns={"at_low_twh": "low_twh", "at_high_twh": "high_twh"})
         if "rank_corr" not in sens.columns:
             sens = sens.assign(rank_corr=np.nan)
+    pipeline = pipeline_for_report(
+        tables.get("pipeline"), getattr(inputs, "planned_centers", None)
+    )
+    regional = tables["regional"]
+    if pipeline is not None:
+        regional = regional_it_energy(regional, tables.get("forecast"))
     report_inputs = ReportInputs(
         national=tables["national"],
-        regional=tables["regional"],
+        regional=regional,
         turning_points=tables["turning_points"],
         regions=regions,
         hubs=hubs,
@@ -132,9 +161,7 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         sensitivity=sens,
         rise_odds=rise,
         coincident=_coincident(tables),
-        pipeline=pipeline_for_report(
-            tables.get("pipeline"), getattr(inputs, "planned_centers", None)
-        ),
+        pipeline=pipeline,
         observed=observed_vs_model(
             getattr(inputs, "observed_provincial", None),
             inputs.compute_centers,

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 
 from reports.figures import label, styled
 from reports.inputs import (
+    MILESTONE_YEAR,
     ReportInputs,
     central,
     milestone_years,
@@ -195,7 +196,9 @@ def _at(values: pd.Series, regions: pd.Index, year: int) -> pd.Series:
 
 
 def project_table_frame(pipe: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """One row per project: id, name, province, stage, full build-out MW, expected MW per year, source.
+    """One row per project: id, name, province, stage, full build-out MW, expected MW, source.
+
+    Expected MW is shown for every year after the base year up to 2030, and the end year.
 
     Args:
         pipe: one scenario's pipeline rows (with ``name`` and ``source`` when joined).
@@ -205,6 +208,9 @@ def project_table_frame(pipe: pd.DataFrame, names: dict[str, str]) -> pd.DataFra
     wide = pipe.pivot_table(
         index="project_id", columns="year", values="expected_it_mw", aggfunc="sum", sort=True
     )
+    years = sorted(wide.columns)
+    shown = [y for y in years[1:] if y <= MILESTONE_YEAR] + [years[-1]]
+    wide = wide[[y for y in years if y in set(shown)]]
     wide.columns = [f"{y} expected MW" for y in wide.columns]
     first = pipe.drop_duplicates("project_id").set_index("project_id")
     head = pd.DataFrame(
@@ -370,6 +376,8 @@ def _province_series(pipe: pd.DataFrame, regional: pd.DataFrame, scenario: str) 
             out["added_twh"] = mid[_ADDED].reindex(out.index)
             if "it_energy_twh" in mid.columns:
                 out["trend_twh"] = (mid["it_energy_twh"] - mid[_ADDED]).reindex(out.index)
+        elif "it_energy_twh" in mid.columns:
+            out["forecast_twh"] = mid["it_energy_twh"].reindex(out.index)
         for stat in ("p10", "p90"):
             rows = stat_rows(reg, stat).set_index(["region_id", "year"])
             if _PIPE in rows.columns:
@@ -390,6 +398,7 @@ def _province_series_table(pipe: pd.DataFrame, regional: pd.DataFrame, scenario:
                 "trend_twh",
                 "pipeline_p10_twh",
                 "pipeline_p90_twh",
+                "forecast_twh",
             )
         },
     )
@@ -411,6 +420,7 @@ def _province_figure(
         ("trend_twh", "trend (without projects)", "#888", "dot"),
         ("pipeline_twh", "projects, expected", "#1f77b4", "solid"),
         ("added_twh", "added to the trend", "#d62728", "dash"),
+        ("forecast_twh", "forecast IT energy", "#444", "dot"),
     )
     for i, rid in enumerate(ids):
         row, col = divmod(i, cols)

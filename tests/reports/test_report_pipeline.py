@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from report_synthetic import make_inputs
 
-from flows.report_inputs import observed_vs_model, pipeline_for_report
+from flows.report_inputs import observed_vs_model, pipeline_for_report, regional_it_energy
 from reports import render_report
 from reports.section_pipeline import national_by_stage, section
 
@@ -81,6 +81,9 @@ def _with_pipeline(inputs, observed: pd.DataFrame | None = None):
     factor = regional["stat"].map({"central": 1.0, "p10": 0.8, "p50": 1.0, "p90": 1.25}).to_numpy()
     regional["pipeline_it_energy_twh"] = base * factor
     regional["pipeline_added_it_twh"] = base * factor * 0.5
+    # IT energy of the central rows: facility / 1.3 (the synthetic PUE).
+    is_central = regional["stat"] == "central"
+    regional["it_energy_twh"] = (regional["facility_energy_twh"] / 1.3).where(is_central)
     return dataclasses.replace(
         inputs,
         regional=regional,
@@ -253,3 +256,40 @@ def test_pipeline_for_report_joins_name_capacity_and_source() -> None:
     p1 = out.loc[out["project_id"] == "P1"].iloc[0]
     assert (p1["name"], p1["it_capacity_mw"], p1["source"]) == ("Tianjin campus", 100.0, "src one")
     assert pipeline_for_report(None, _planned()) is None
+
+
+def test_province_trend_is_it_energy_less_what_the_pipeline_added(page: str) -> None:
+    rows = _table(page, "pipeline-province-series")
+    he = next(r for r in rows if r["region_id"] == "HE" and r["year"] == "2030")
+    # HE is synthetic region 2: base 0.5 + 0.37 * 2 = 1.24 TWh; reference: g 0.08 from 2025.
+    it_2030 = 1.24 * (1 + 0.08 * 5) / 1.3
+    added = 0.5 * 270 * U * 8.76e-3
+    assert he["trend_twh"] == f"{it_2030 - added:,.3f}"
+    assert he["added_twh"] == f"{added:,.3f}"
+
+
+def test_regional_it_energy_sums_central_workloads() -> None:
+    regional = pd.DataFrame(
+        {
+            "scenario": ["s", "s", "s"],
+            "region_id": ["A", "A", "B"],
+            "year": [2024, 2024, 2024],
+            "stat": ["central", "p10", "central"],
+            "facility_energy_twh": [1.0, 0.8, 2.0],
+        }
+    )
+    forecast = pd.DataFrame(
+        {
+            "scenario": ["s"] * 5,
+            "region_id": ["A", "A", "A", "B", "B"],
+            "year": [2024] * 5,
+            "workload": ["general", "training", "general", "general", "inference"],
+            "stat": ["central", "central", "p10", "central", "central"],
+            "it_energy_twh": [0.25, 0.5, 9.0, 1.0, 0.5],
+        }
+    )
+    out = regional_it_energy(regional, forecast)
+    assert out["it_energy_twh"].tolist()[0] == pytest.approx(0.75)
+    assert np.isnan(out["it_energy_twh"].tolist()[1])
+    assert out["it_energy_twh"].tolist()[2] == pytest.approx(1.5)
+    assert regional_it_energy(regional, None) is regional
