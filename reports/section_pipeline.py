@@ -47,7 +47,9 @@ def section(inputs: ReportInputs) -> Section | None:
     pipe = _typed(inputs.pipeline)
     scenario = _lead_scenario(pipe)
     mine = pipe.loc[pipe["scenario"] == scenario]
-    years = milestone_years(mine)
+    years = milestone_years(mine)[1:] or milestone_years(
+        mine
+    )  # nothing planned runs in the base year
     names = region_names(inputs.regions)
     summary = province_summary(mine, inputs.regional, scenario, years)
     stage_frame = national_by_stage(pipe)
@@ -77,6 +79,15 @@ def section(inputs: ReportInputs) -> Section | None:
         _project_group(mine, names),
     ]
     if present(inputs.observed):
+        blocks.append(
+            Text(
+                [
+                    "The base fleet beside observed provincial figures. A ratio of 1 for a figure "
+                    "the shipped fleet is calibrated to holds by construction; check each row's "
+                    "scope (a cluster only, a lower bound, racks under construction)."
+                ]
+            )
+        )
         blocks.append(_observed_table(inputs.observed, names))
     return Section("pipeline", "Known projects: what the pipeline adds", blocks)
 

@@ -1,4 +1,4 @@
-"""The "Known projects" report section, on a hand-made pipeline (values worked out below).
+"""The "Known projects" report section, on the hand-made pipeline of pipeline_synthetic.py.
 
 Three projects, online share o(t) = clip((t + 1 - S) / 2, 0, 1) (2-year ramp), utilisation 0.5:
 
@@ -20,76 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline_synthetic import U, pipeline_frame, planned_frame, with_pipeline
 from report_synthetic import make_inputs
 
 from flows.report_inputs import observed_vs_model, pipeline_for_report, regional_it_energy
 from reports import render_report
 from reports.section_pipeline import national_by_stage, section
-
-PROJECTS = [
-    ("P1", "TJ", "announced", 100.0, 2026, 0.2, 1.0, "Tianjin campus", "src one"),
-    ("P2", "HE", "under_construction", 300.0, 2025, 0.9, 0.0, "Hebei build", "src two"),
-    ("P3", "HE", "announced", 50.0, 2030, 0.2, 1.0, "Hebei plan", "src three"),
-]
-U = 0.5
-
-
-def _share(years: np.ndarray, start: float) -> np.ndarray:
-    return np.clip((years + 1 - start) / 2.0, 0.0, 1.0)
-
-
-def _pipeline(scenarios: list[str], years: np.ndarray) -> pd.DataFrame:
-    rows = []
-    for s in scenarios:
-        for pid, rid, stage, mw, online, p, delay, _, _ in PROJECTS:
-            requested = mw * _share(years, online)
-            expected = p * mw * _share(years, online + delay)
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "scenario": s,
-                        "project_id": pid,
-                        "region_id": rid,
-                        "year": years,
-                        "stage": stage,
-                        "requested_it_mw": requested,
-                        "expected_it_mw": expected,
-                        "expected_it_energy_twh": expected * U * 8.76e-3,
-                    }
-                )
-            )
-    return pd.concat(rows, ignore_index=True)
-
-
-def _planned() -> pd.DataFrame:
-    return pd.DataFrame(
-        [(pid, name, mw, src) for pid, _, _, mw, _, _, _, name, src in PROJECTS],
-        columns=["project_id", "name", "it_capacity_mw", "source"],
-    )
-
-
-def _with_pipeline(inputs, observed: pd.DataFrame | None = None):
-    scenarios = [str(s) for s in pd.unique(inputs.regional["scenario"])]
-    years = np.sort(inputs.regional["year"].unique())
-    pipe = _pipeline(scenarios, years)
-    # Regional pipeline columns: central = sum of the projects' expected energy; p10/p50/p90
-    # = 0.8 / 1 / 1.25 times it; added = half of it.
-    own = pipe.groupby(["scenario", "region_id", "year"])["expected_it_energy_twh"].sum()
-    regional = inputs.regional.copy()
-    keys = pd.MultiIndex.from_frame(regional[["scenario", "region_id", "year"]])
-    base = own.reindex(keys).fillna(0.0).to_numpy()
-    factor = regional["stat"].map({"central": 1.0, "p10": 0.8, "p50": 1.0, "p90": 1.25}).to_numpy()
-    regional["pipeline_it_energy_twh"] = base * factor
-    regional["pipeline_added_it_twh"] = base * factor * 0.5
-    # IT energy of the central rows: facility / 1.3 (the synthetic PUE).
-    is_central = regional["stat"] == "central"
-    regional["it_energy_twh"] = (regional["facility_energy_twh"] / 1.3).where(is_central)
-    return dataclasses.replace(
-        inputs,
-        regional=regional,
-        pipeline=pipeline_for_report(pipe, _planned()),
-        observed=observed,
-    )
 
 
 class _Rows(HTMLParser):
@@ -141,7 +77,7 @@ def page(tmp_path_factory) -> str:
             "model_value": [150.0],
         }
     )
-    inputs = _with_pipeline(make_inputs(n_scenarios=2, n_regions=4), observed)
+    inputs = with_pipeline(make_inputs(n_scenarios=2, n_regions=4), observed)
     path = render_report(inputs, tmp_path_factory.mktemp("pipe") / "report.html")
     return path.read_text(encoding="utf-8")
 
@@ -152,7 +88,7 @@ def test_no_pipeline_no_section(tmp_path: Path) -> None:
     assert (
         section(
             dataclasses.replace(
-                inputs, pipeline=_pipeline(["reference"], np.arange(2024, 2026)).iloc[0:0]
+                inputs, pipeline=pipeline_frame(["reference"], np.arange(2024, 2026)).iloc[0:0]
             )
         )
         is None
@@ -170,7 +106,7 @@ def test_section_is_present_with_charts_and_tables(page: str) -> None:
 
 
 def test_national_requested_versus_expected_by_stage() -> None:
-    pipe = _pipeline(["reference"], np.arange(2024, 2036))
+    pipe = pipeline_frame(["reference"], np.arange(2024, 2036))
     out = national_by_stage(pipe).set_index(["stage", "year"])
     # announced 2030: requested P1 100 + P3 100*0.5 = 125 MW; expected P1 0.2*100 + P3 0 = 20.
     assert out.loc[("announced", 2030), "requested_it_mw"] == pytest.approx(125.0)
@@ -250,12 +186,12 @@ def test_observed_vs_model_joins_fleet_and_regional_energy() -> None:
 
 
 def test_pipeline_for_report_joins_name_capacity_and_source() -> None:
-    pipe = _pipeline(["reference"], np.arange(2024, 2027))
-    out = pipeline_for_report(pipe, _planned())
+    pipe = pipeline_frame(["reference"], np.arange(2024, 2027))
+    out = pipeline_for_report(pipe, planned_frame())
     assert len(out) == len(pipe)
     p1 = out.loc[out["project_id"] == "P1"].iloc[0]
     assert (p1["name"], p1["it_capacity_mw"], p1["source"]) == ("Tianjin campus", 100.0, "src one")
-    assert pipeline_for_report(None, _planned()) is None
+    assert pipeline_for_report(None, planned_frame()) is None
 
 
 def test_province_trend_is_it_energy_less_what_the_pipeline_added(page: str) -> None:
