@@ -30,11 +30,20 @@ from reports.inputs import (
 from reports.page import Section, TableGroup, Text, chart
 from reports.tables import Table, frame_table
 
-__all__ = ["STAGES", "national_by_stage", "province_summary", "project_table_frame", "section"]
+__all__ = [
+    "MAX_PROJECT_ROWS",
+    "STAGES",
+    "national_by_stage",
+    "province_summary",
+    "project_table_frame",
+    "section",
+]
 
 #: Project stages, earliest first (the order of every table and chart).
 STAGES = ("announced", "requested", "approved", "under_construction")
 ALL_PROVINCES = "All provinces"
+#: Most project rows one table shows (largest first); the rest stay in the pipeline output.
+MAX_PROJECT_ROWS = 300
 _STAGE_COLOURS = dict(zip(STAGES, qualitative.Safe, strict=False))
 _PIPE = "pipeline_it_energy_twh"
 _ADDED = "pipeline_added_it_twh"
@@ -302,17 +311,18 @@ def _project_group(pipe: pd.DataFrame, names: dict[str, str]) -> TableGroup:
     formats = {c: "{:,.0f}" for c in frame.columns if str(c).endswith("MW")}
     provinces = sorted(frame["province"].astype(str).unique())
     options = [ALL_PROVINCES, *provinces]
-    tables = [
-        frame_table(
-            f"pipeline-projects-{i}",
-            f"Known projects ({option}): expected IT MW by year and source",
-            frame
-            if option == ALL_PROVINCES
-            else frame.loc[frame["province"].astype(str) == option],
-            formats,
-        )
-        for i, option in enumerate(options)
-    ]
+    tables = []
+    for i, option in enumerate(options):
+        mine = frame["province"].astype(str) == option
+        part = frame if option == ALL_PROVINCES else frame.loc[mine]
+        caption = f"Known projects ({option}): expected IT MW by year and source"
+        if len(part) > MAX_PROJECT_ROWS:
+            caption += (
+                f"; the {MAX_PROJECT_ROWS} largest of {len(part):,} (all are in the run's "
+                "pipeline table)"
+            )
+            part = part.nlargest(MAX_PROJECT_ROWS, "full build-out MW", keep="first")
+        tables.append(frame_table(f"pipeline-projects-{i}", caption, part, formats))
     return TableGroup("pipeline-projects", "Province:", options, tables)
 
 

@@ -229,3 +229,15 @@ def test_regional_it_energy_sums_central_workloads() -> None:
     assert np.isnan(out["it_energy_twh"].tolist()[1])
     assert out["it_energy_twh"].tolist()[2] == pytest.approx(1.5)
     assert regional_it_energy(regional, None) is regional
+
+
+def test_long_project_lists_show_the_largest(monkeypatch, tmp_path: Path) -> None:
+    from reports import section_pipeline
+
+    monkeypatch.setattr(section_pipeline, "MAX_PROJECT_ROWS", 2)
+    page = render_report(with_pipeline(make_inputs()), tmp_path / "r.html").read_text("utf-8")
+    rows = _table(page, "pipeline-projects-0")
+    assert [r["project"] for r in rows] == ["P2", "P1"]  # 300 MW and 100 MW; P3 (50 MW) left out
+    assert "the 2 largest of 3" in page
+    # Per province (天津 sorts before 河北): 1 and 2 projects, within the cap, all shown.
+    assert [len(_table(page, f"pipeline-projects-{i}")) for i in (1, 2)] == [1, 2]
