@@ -47,6 +47,7 @@ MAX_PROJECT_ROWS = 300
 _STAGE_COLOURS = dict(zip(STAGES, qualitative.Safe, strict=False))
 _PIPE = "pipeline_it_energy_twh"
 _ADDED = "pipeline_added_it_twh"
+_TYPED = "gridcast_pipeline_typed"
 
 
 def section(inputs: ReportInputs) -> Section | None:
@@ -62,6 +63,7 @@ def section(inputs: ReportInputs) -> Section | None:
     names = region_names(inputs.regions)
     summary = province_summary(mine, inputs.regional, scenario, years)
     stage_frame = national_by_stage(pipe)
+    series = _province_series(mine, inputs.regional, scenario)
     blocks: list = [
         Text(_story_lines(summary, names, scenario, years), bullets=True),
         chart(
@@ -78,11 +80,11 @@ def section(inputs: ReportInputs) -> Section | None:
         ),
         chart(
             "fig-pipeline-provinces",
-            _province_figure(mine, inputs.regional, scenario, names),
+            _province_figure(series, names),
             f"Scenario {scenario}, IT energy of each province with known projects (TWh/yr): "
             "trend without what the projects added, the projects' expected energy (shaded: "
             "p10–p90 of the Monte Carlo, when the run has draws) and what they added to the trend.",
-            [_province_series_table(mine, inputs.regional, scenario)],
+            [_province_series_table(series, scenario)],
         ),
         _summary_table(summary, names, years, scenario),
         _project_group(mine, names),
@@ -105,6 +107,9 @@ def section(inputs: ReportInputs) -> Section | None:
 
 
 def _typed(pipe: pd.DataFrame) -> pd.DataFrame:
+    """Ids as text, year as int, quantities as float (a frame this returned is passed through)."""
+    if pipe.attrs.get(_TYPED):
+        return pipe
     out = pipe.assign(
         scenario=pipe["scenario"].astype(str),
         region_id=pipe["region_id"].astype(str),
@@ -114,6 +119,7 @@ def _typed(pipe: pd.DataFrame) -> pd.DataFrame:
     )
     for col in ("requested_it_mw", "expected_it_mw", "expected_it_energy_twh"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out.attrs[_TYPED] = True
     return out
 
 
@@ -307,7 +313,17 @@ def _summary_table(
 
 
 def _project_group(pipe: pd.DataFrame, names: dict[str, str]) -> TableGroup:
-    frame = project_table_frame(pipe, names)
+    # Rank first, then pivot only the projects some table shows (a long list stays cheap).
+    full = _full_mw(pipe)
+    region = pipe.drop_duplicates("project_id").set_index("project_id")["region_id"]
+    ranked = pd.DataFrame({"full": full, "region": region.reindex(full.index)})
+    ranked = ranked.sort_values("full", ascending=False, kind="stable")
+    counts = ranked.groupby("region")["full"].count()
+    keep = set(ranked.index[:MAX_PROJECT_ROWS]) | set(
+        ranked.groupby("region").head(MAX_PROJECT_ROWS).index
+    )
+    frame = project_table_frame(pipe.loc[pipe["project_id"].isin(keep)], names)
+    totals = {names.get(r, r): int(n) for r, n in counts.items()} | {ALL_PROVINCES: len(ranked)}
     formats = {c: "{:,.0f}" for c in frame.columns if str(c).endswith("MW")}
     provinces = sorted(frame["province"].astype(str).unique())
     options = [ALL_PROVINCES, *provinces]
@@ -316,9 +332,9 @@ def _project_group(pipe: pd.DataFrame, names: dict[str, str]) -> TableGroup:
         mine = frame["province"].astype(str) == option
         part = frame if option == ALL_PROVINCES else frame.loc[mine]
         caption = f"Known projects ({option}): expected IT MW by year and source"
-        if len(part) > MAX_PROJECT_ROWS:
+        if totals.get(option, len(part)) > MAX_PROJECT_ROWS:
             caption += (
-                f"; the {MAX_PROJECT_ROWS} largest of {len(part):,} (all are in the run's "
+                f"; the {MAX_PROJECT_ROWS} largest of {totals[option]:,} (all are in the run's "
                 "pipeline table)"
             )
             part = part.nlargest(MAX_PROJECT_ROWS, "full build-out MW", keep="first")
@@ -406,11 +422,11 @@ def _province_series(pipe: pd.DataFrame, regional: pd.DataFrame, scenario: str) 
     return out.reset_index().sort_values(["region_id", "year"], ignore_index=True)
 
 
-def _province_series_table(pipe: pd.DataFrame, regional: pd.DataFrame, scenario: str) -> Table:
+def _province_series_table(series: pd.DataFrame, scenario: str) -> Table:
     return frame_table(
         "pipeline-province-series",
         f"Scenario {scenario}: IT energy by province and year (TWh)",
-        _province_series(pipe, regional, scenario),
+        series,
         {
             c: "{:,.3f}"
             for c in (
@@ -425,10 +441,7 @@ def _province_series_table(pipe: pd.DataFrame, regional: pd.DataFrame, scenario:
     )
 
 
-def _province_figure(
-    pipe: pd.DataFrame, regional: pd.DataFrame, scenario: str, names: dict[str, str], cols: int = 4
-) -> go.Figure:
-    series = _province_series(pipe, regional, scenario)
+def _province_figure(series: pd.DataFrame, names: dict[str, str], cols: int = 4) -> go.Figure:
     ids = sorted(series["region_id"].unique())
     rows = max(1, math.ceil(len(ids) / cols))
     fig = make_subplots(
