@@ -32,6 +32,7 @@ __all__ = [
     "HOURS_PER_YEAR",
     "LOAD_SHAPE_MEAN_TOLERANCE",
     "MAX_TEXT_CHARS",
+    "OBSERVED_QUANTITIES",
     "SOURCE_ROW",
     "TABLES",
     "WORKLOADS",
@@ -187,6 +188,8 @@ def _lon(required: bool, what: str) -> Column:
 
 
 _ZONE = ("east", "west")
+OBSERVED_QUANTITIES = ("facility_energy_twh", "facility_energy_twh_quarter", "it_capacity_mw")
+"""Quantities of observed_provincial.csv: TWh in a year, TWh in one quarter, IT MW."""
 _SIZE = ("large", "small_medium")
 
 TABLES: dict[str, Table] = {
@@ -470,6 +473,34 @@ TABLES: dict[str, Table] = {
             optional=True,
             rules=("value_low <= value_high",),
         ),
+        Table(
+            "observed_provincial",
+            "observed_provincial.csv",
+            "Optional: observed provincial data-centre figures the report compares the base fleet with.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("year", "int64", "year", "Year of the observation.", low=1900, high=2100),
+                Column(
+                    "quantity",
+                    "string",
+                    "",
+                    "What was observed: a year's facility electricity, one quarter's, or IT capacity.",
+                    allowed=OBSERVED_QUANTITIES,
+                ),
+                Column("value", "float64", "", "Observed value, in unit.", low=0),
+                Column("unit", "string", "", "Unit of value (TWh or MW)."),
+                Column(
+                    "scope",
+                    "string",
+                    "",
+                    "What the figure covers (e.g. one cluster only, a lower bound).",
+                    required=False,
+                ),
+                Column("source", "string", "", "Where the figure comes from."),
+            ),
+            key=("region_id", "year", "quantity"),
+            optional=True,
+        ),
     )
 }
 
@@ -544,6 +575,7 @@ class InputTables:
         grid_emission_factors, electricity_prices: the optional cost and emission inputs
             (see docs/methodology.md, "What it costs and emits"), or None when absent.
         published_estimates: the optional published figures, or None when absent.
+        observed_provincial: optional observed provincial figures (for the report), or None.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
     """
@@ -560,6 +592,7 @@ class InputTables:
     grid_emission_factors: pd.DataFrame | None = None
     electricity_prices: pd.DataFrame | None = None
     published_estimates: pd.DataFrame | None = None
+    observed_provincial: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""

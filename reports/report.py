@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures, i18n, section_costs, section_province
+from reports import figures, i18n, section_costs, section_pipeline, section_province
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -68,6 +68,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.coincident, _coincident_section),
         (inputs.backtest, _backtest_section),
         (inputs.costs, section_costs.section),
+        (inputs.pipeline, section_pipeline.section),
     ]
     sections += [build(inputs) for frame, build in optional if present(frame)]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]
