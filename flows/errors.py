@@ -5,7 +5,7 @@ The CLI prints ``str(error)`` and exits non-zero; no traceback is shown for thes
 
 from __future__ import annotations
 
-__all__ = ["GridcastError", "InputError", "ScenarioError", "WarehouseBusyError"]
+__all__ = ["GridcastError", "InputError", "ScenarioError", "StorageError", "WarehouseBusyError"]
 
 
 class GridcastError(Exception):
@@ -49,3 +49,11 @@ class ScenarioError(GridcastError):
 
 class WarehouseBusyError(GridcastError):
     """Another process holds the DuckDB warehouse's write lock longer than we may wait."""
+
+
+class StorageError(GridcastError):
+    """A file or the warehouse cannot be written or read: full disk, read-only, no permission.
+
+    The message names the path and the cause (``no space left on the device (ENOSPC)``);
+    whatever was being written is left out whole (writes are atomic, stores transactional).
+    """

@@ -20,8 +20,10 @@ from typing import Any
 
 import pandas as pd
 
+from flows.datastate import SHORT
 from flows.errors import GridcastError
-from flows.warehouse import list_runs
+from flows.procs import process_alive
+from flows.warehouse import list_runs, record_run
 
 __all__ = [
     "DEFAULT_DEPLOYMENT",
@@ -29,6 +31,7 @@ __all__ = [
     "RUNS_COLUMNS",
     "check_schedule",
     "format_runs",
+    "mark_crashed",
     "require_api_url",
     "run_history",
     "serve_forecast",
@@ -36,7 +39,8 @@ __all__ = [
 
 FLOW_NAME = "gridcast-forecast"
 DEFAULT_DEPLOYMENT = "gridcast-weekly"
-RUNS_COLUMNS = ["run_id", "state", "started_utc", "duration_s", "scenarios", "draws", "out_dir", "reason"]
+RUNS_COLUMNS = ["run_id", "state", "started_utc", "duration_s", "scenarios", "draws", "data_dir", "inputs",
+                "changed", "out_dir", "reason"]
 """Columns of :func:`run_history`, in display order."""
 
 _START_SERVER = "prefect server start --host 127.0.0.1 --port 4200"
@@ -113,15 +117,20 @@ def serve_forecast(params: Any, *, name: str = DEFAULT_DEPLOYMENT, cron: str, ti
 def run_history(warehouse: Path, limit: int | None = 20) -> pd.DataFrame:
     """Recorded runs, newest first: the columns of :data:`RUNS_COLUMNS`.
 
-    ``duration_s`` is empty for a run still going (or killed before it was recorded);
-    ``reason`` is set for failed runs only.
+    ``duration_s`` is empty for a run still going; ``reason`` is set for failed and crashed
+    runs. A ``RUNNING`` row whose process (host, pid) no longer exists was killed: it is
+    shown as ``CRASHED`` and, when the warehouse is free, recorded so (see
+    :func:`mark_crashed`). ``inputs`` is the short input hash, ``changed`` whether it
+    differs from the previous run's (``new`` for the first run with a hash).
     """
     runs = list_runs(Path(warehouse))
     if runs.empty:
         return pd.DataFrame({c: pd.Series([], dtype="object") for c in RUNS_COLUMNS})
+    runs = mark_crashed(Path(warehouse), runs)
     runs = runs.sort_values(["started_at", "run_id"], ascending=False, na_position="last")
+    changed = _changed_since_previous(runs["inputs_hash"])
     if limit is not None:
-        runs = runs.head(limit)
+        runs, changed = runs.head(limit), changed.head(limit)
     duration = (runs["finished_at"] - runs["started_at"]).dt.total_seconds().round(1)
     return pd.DataFrame({
         "run_id": runs["run_id"],
@@ -130,9 +139,76 @@ def run_history(warehouse: Path, limit: int | None = 20) -> pd.DataFrame:
         "duration_s": duration,
         "scenarios": runs["scenarios_sha256"].map(_json_keys),
         "draws": runs["parameters"].map(lambda text: _json_field(text, "draws")),
+        "data_dir": runs["data_dir"],
+        "inputs": runs["inputs_hash"].map(lambda h: h[:SHORT] if isinstance(h, str) else None),
+        "changed": changed,
         "out_dir": runs["out_dir"],
         "reason": runs["reason"],
     }).reset_index(drop=True)
+
+
+def _changed_since_previous(hashes: pd.Series) -> pd.Series:
+    """For runs newest first: yes/no against the next older run that has a hash; new for the oldest."""
+    known = hashes.where(hashes.map(lambda h: isinstance(h, str)))
+    previous = known[::-1].ffill().shift(1)[::-1]  # the nearest older hash
+    out = pd.Series("yes", index=hashes.index, dtype="object")
+    out[known == previous] = "no"
+    out[previous.isna()] = "new"
+    out[known.isna()] = None
+    return out
+
+
+def mark_crashed(warehouse: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """Rows ``RUNNING`` whose recorded process is gone become ``CRASHED`` (or ``COMPLETED``).
+
+    A run that finished but could not record it (a busy warehouse) left a complete
+    ``run.json``: its state is taken from there. The warehouse is updated when it can be
+    written at once; a read-only or busy warehouse only changes what is shown.
+    """
+    runs = runs.copy()
+    for i in runs.index[runs["state"] == "RUNNING"]:
+        row = runs.loc[i]
+        proc = {"host": row.get("host"), "pid": _int(row.get("pid")), "pid_start": _int(row.get("pid_start"))}
+        if process_alive(proc) is not False:
+            continue  # still running, or on another machine
+        update = _finished_record(row) or {
+            "state": "CRASHED",
+            "reason": f"process {proc['pid']} on {proc['host']} ended without finishing the run (killed?)",
+        }
+        for key, value in update.items():
+            runs.at[i, key] = _naive_utc(value) if key == "finished_at" else value
+        try:
+            record_run(warehouse, {"run_id": row["run_id"], **update}, wait_seconds=0, owner="gridcast runs")
+        except (GridcastError, OSError):
+            pass  # shown as crashed; recorded by a later command
+    return runs
+
+
+def _naive_utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value) if value else pd.NaT
+    if stamp is not pd.NaT and stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return None if value is None or pd.isna(value) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _finished_record(row: pd.Series) -> dict[str, Any] | None:
+    out_dir = row.get("out_dir")
+    if not isinstance(out_dir, str):
+        return None
+    try:
+        meta = json.loads((Path(out_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("run_id") != row["run_id"] or meta.get("state") != "COMPLETED":
+        return None
+    return {"state": "COMPLETED", "finished_at": meta.get("finished_at"), "reason": None}
 
 
 def _json_keys(text: Any) -> str:
