@@ -173,6 +173,11 @@ def main() -> None:
     except GridcastError as exc:  # pragma: no cover - commands handle their own
         typer.echo(f"gridcast: {exc}", err=True)
         sys.exit(2)
+    except OSError as exc:  # a full or read-only disk anywhere: the path and the cause, no traceback
+        from flows.outputs import storage_error
+
+        typer.echo(f"gridcast: {storage_error(exc)}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

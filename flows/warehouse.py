@@ -277,7 +277,7 @@ def store_inputs(
             con.execute("COMMIT")
         except BaseException as exc:
             _rollback(con)
-            if isinstance(exc, duckdb.IOException | OSError):
+            if isinstance(exc, duckdb.IOException | duckdb.TransactionException | OSError):
                 raise StorageError(f"cannot store inputs in warehouse {warehouse}: {exc}; "
                                    "it keeps its previous contents") from None
             raise
@@ -408,7 +408,7 @@ def record_run(
             con.execute(_create_runs_sql())
             _add_missing_run_columns(con)
             con.execute(sql, values)
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, duckdb.TransactionException) as exc:
             raise StorageError(f"cannot record run in warehouse {warehouse}: {exc}") from None
 
 
