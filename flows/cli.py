@@ -65,6 +65,12 @@ def _prefect_ready() -> None:
     import prefect  # noqa: F401 - sets up Prefect's logging so the filter can attach
 
     _quiet_prefect_user_errors()
+    from flows.prefect_server import prepare
+
+    try:
+        prepare()  # a reachable PREFECT_API_URL, or a temporary server that dies with us
+    except GridcastError as exc:
+        _fail(exc)
 
 
 @app.command()

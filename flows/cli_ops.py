@@ -53,6 +53,9 @@ def schedule(
 
     try:
         url = ops.require_api_url()
+        from flows.prefect_server import check_reachable
+
+        check_reachable(url)  # one line, not Prefect's retries, when the server is down
         ops.check_schedule(cron, timezone)
         if runner not in ("local", "dask"):
             raise GridcastError(f"--runner must be local or dask, got {runner!r}")

@@ -13,12 +13,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HOST", "process_alive", "this_process"]
+__all__ = ["HOST", "process_alive", "start_ticks", "this_process"]
 
 HOST = socket.gethostname()
 
 
-def _start_ticks(pid: int) -> int | None:
+def start_ticks(pid: int) -> int | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
@@ -34,7 +34,7 @@ def _start_ticks(pid: int) -> int | None:
 def this_process() -> dict[str, Any]:
     """``{"host", "pid", "pid_start"}`` of the calling process."""
     pid = os.getpid()
-    return {"host": HOST, "pid": pid, "pid_start": _start_ticks(pid)}
+    return {"host": HOST, "pid": pid, "pid_start": start_ticks(pid)}
 
 
 def process_alive(info: dict[str, Any] | None) -> bool | None:
@@ -58,7 +58,7 @@ def process_alive(info: dict[str, Any] | None) -> bool | None:
         pass  # it exists, under another account
     start = info.get("pid_start")
     if start is not None:
-        now = _start_ticks(pid)
+        now = start_ticks(pid)
         if now is not None and now != int(start):
             return False  # the pid was reused by a newer process
     return True
