@@ -15,7 +15,13 @@ from typing import Annotated
 import typer
 
 from flows.errors import GridcastError
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, configure_prefect
+from flows.settings import (
+    DEFAULT_DATA,
+    DEFAULT_OUT,
+    DEFAULT_WAREHOUSE,
+    MAX_DRAWS,
+    configure_prefect,
+)
 
 app = typer.Typer(
     name="gridcast",
@@ -113,7 +119,9 @@ def run(
         typer.Option("--out", help="Write outputs directly into this folder (default: outputs/runs/<run id>, "
                      "with outputs/latest pointing at it)."),
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help="Monte Carlo draws per scenario (0 = central run only).")] = 1000,
+    draws: Annotated[int, typer.Option("--draws", min=0, help=(
+        f"Monte Carlo draws per scenario (0 = central run only; at most {MAX_DRAWS}, which keeps the "
+        "peak memory of a run of the shipped data under 2 GB: docs/operations.md)."))] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed: the same seed gives identical outputs.")] = 20241,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     rise_threshold: Annotated[

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from flows.errors import GridcastError
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE
+from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, MAX_DRAWS
 
 __all__ = ["register"]
 
@@ -29,7 +29,7 @@ def schedule(
     scenario: Annotated[
         Path | None, typer.Option("--scenario", help="A scenario TOML file or folder (default: all shipped).")
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help="Monte Carlo draws per scenario.")] = 1000,
+    draws: Annotated[int, typer.Option("--draws", min=0, help=f"Monte Carlo draws per scenario (at most {MAX_DRAWS}).")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 20241,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone the cron string is read in.")] = "Asia/Shanghai",
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
@@ -92,7 +92,31 @@ def runs(
     typer.echo(format_runs(table))
 
 
+def server(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")] = 4200,
+) -> None:
+    """Start a long-lived Prefect server for schedules on 127.0.0.1 (runs until stopped).
+
+    It is `prefect server start --host 127.0.0.1 --port PORT` with gridcast's defaults: its
+    database in .gridcast/prefect-server (PREFECT_HOME), telemetry off (on a machine without
+    internet the server's telemetry only logs errors), quiet logs. Your own environment
+    wins. Then `export PREFECT_API_URL=http://127.0.0.1:PORT/api` and `gridcast schedule`.
+    """
+    import os
+    import sys
+
+    from flows.settings import server_environment
+
+    env = server_environment()
+    prefect = Path(sys.executable).with_name("prefect")
+    args = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    typer.echo(f"gridcast: starting the Prefect server at http://127.0.0.1:{port}/api "
+               f"(PREFECT_HOME={env['PREFECT_HOME']}); Ctrl-C to stop", err=True)
+    os.execve(prefect, args, env)  # the server takes over this process: signals reach it directly
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``schedule`` and ``runs`` to the ``gridcast`` app."""
+    """Add ``schedule``, ``runs`` and ``server`` to the ``gridcast`` app."""
     app.command("schedule")(schedule)
     app.command("runs")(runs)
+    app.command("server")(server)

@@ -12,9 +12,14 @@ Import :mod:`flows.settings` and call ``configure_prefect()`` before ``serve_for
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ __all__ = [
     "require_api_url",
     "run_history",
     "serve_forecast",
+    "serving",
 ]
 
 FLOW_NAME = "gridcast-forecast"
@@ -85,6 +91,88 @@ def check_schedule(cron: str, timezone: str) -> None:
         raise GridcastError(f"--cron {cron!r} is not a valid cron string (e.g. '0 6 * * 1': Mondays 06:00)") from None
 
 
+_POLLED_WINDOW_S = 30.0  # a runner polls about every 10 s: polled this recently = served
+
+
+def _schedule_lock(name: str, url: str) -> Path:
+    from flows.settings import STATE_DIR
+
+    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    return STATE_DIR / "schedules" / f"{name}-{key}.json"
+
+
+@contextmanager
+def serving(name: str, url: str) -> Iterator[None]:
+    """Hold the right to serve ``gridcast-forecast/<name>`` at ``url``; refuse a second server.
+
+    On this machine (one ``GRIDCAST_HOME``) a lock file names the serving process; a lock of
+    a process that no longer exists (or marked stopped at a clean exit) is taken over. Without such a file (another machine, or
+    another GRIDCAST_HOME) the Prefect server is asked whether a runner polled the deployment
+    in the last 30 s.
+
+    Raises:
+        GridcastError: a live process serves it already.
+    """
+    from flows.procs import this_process
+
+    lock = _schedule_lock(name, url)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = {**this_process(), "deployment": f"{FLOW_NAME}/{name}", "api_url": url,
+          "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    if not lock.exists():
+        _refuse_if_polled(name)
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                holder = None
+            if isinstance(holder, dict) and not holder.get("stopped_at") and process_alive(holder) is not False:
+                raise GridcastError(
+                    f"{FLOW_NAME}/{name} is already served by pid {holder.get('pid')} on {holder.get('host')} "
+                    f"since {holder.get('started_at')} (lock {lock}); stop that `gridcast schedule` first, "
+                    "or serve another --name") from None
+            lock.unlink(missing_ok=True)  # its process is gone (killed): take over
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(me))
+        break
+    else:
+        raise GridcastError(f"could not take the schedule lock {lock}")
+    try:
+        yield
+    finally:
+        # Keep the file, marked stopped: a restart here need not wait for the server to
+        # forget this runner's last poll.
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(lock.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                stopped = {**me, "stopped_at": datetime.now(UTC).isoformat(timespec="seconds")}
+                lock.write_text(json.dumps(stopped), encoding="utf-8")
+
+
+def _refuse_if_polled(name: str) -> None:
+    """Ask the server whether a runner elsewhere serves the deployment (polled within 30 s)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            dep = client.read_deployment_by_name(f"{FLOW_NAME}/{name}")
+    except ObjectNotFound:
+        return
+    polled = getattr(dep, "last_polled", None)
+    if polled is None:
+        return
+    age = (datetime.now(UTC) - polled.astimezone(UTC)).total_seconds()
+    if age < _POLLED_WINDOW_S:
+        raise GridcastError(
+            f"{FLOW_NAME}/{name} is already served: a runner polled it {age:.0f} s ago (another machine or "
+            "GRIDCAST_HOME); stop it first, or serve another --name (if it has just stopped, retry in "
+            f"{_POLLED_WINDOW_S:.0f} s)")
+
+
 def serve_forecast(params: Any, *, name: str = DEFAULT_DEPLOYMENT, cron: str, timezone: str,
                    limit: int = 1) -> None:
     """Register ``gridcast-forecast/<name>`` with ``cron`` and serve it until stopped.
@@ -98,11 +186,17 @@ def serve_forecast(params: Any, *, name: str = DEFAULT_DEPLOYMENT, cron: str, ti
         limit: flow runs this process executes at once; 1 keeps scheduled runs from
             queueing on the warehouse lock behind each other.
     """
-    from prefect.schedules import Cron
 
     from flows.pipeline import flow_for
 
     flow = flow_for(params)
+    with serving(name, require_api_url()):
+        _serve(flow, params, name, cron, timezone, limit)
+
+
+def _serve(flow: Any, params: Any, name: str, cron: str, timezone: str, limit: int) -> None:
+    from prefect.schedules import Cron
+
     flow.serve(
         name=name,
         schedules=[Cron(cron, timezone=timezone)],

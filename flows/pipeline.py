@@ -35,7 +35,7 @@ from flows.errors import GridcastError, InputError
 from flows.procs import this_process
 from flows.scenarios import LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT_ROOT
+from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, MAX_DRAWS, PROJECT_ROOT
 from flows.validate import check_commissioning, load_inputs
 from flows.warehouse import inputs_current, record_run, store_inputs
 from models.baseline import BaselineResult, forecast_baseline
@@ -74,7 +74,7 @@ class RunParams(BaseModel):
     scenario: Path | None = None
     out: Path | None = None
     out_root: Path = DEFAULT_OUT
-    draws: int = Field(default=1000, ge=0, le=1_000_000)
+    draws: int = Field(default=1000, ge=0, le=MAX_DRAWS)  # bounds memory: flows/settings.py
     seed: int = Field(default=20241, ge=0)
     warehouse: Path = DEFAULT_WAREHOUSE
     rise_threshold: float = Field(default=0.05, gt=0, lt=10)
