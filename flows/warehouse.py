@@ -459,7 +459,8 @@ def list_runs(warehouse: Path, *, wait_seconds: float | None = None) -> pd.DataF
         ).df()
     for column in RUN_COLUMNS:  # an out_runs written by an older gridcast
         if column not in frame.columns:
-            frame[column] = None
+            frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]") \
+                if column in _TIME_COLUMNS else None
     return frame
 
 
