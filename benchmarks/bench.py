@@ -45,7 +45,6 @@ GB = 1024**3
 sys.path.insert(0, str(ROOT))
 from flows.settings import MAX_DRAWS  # noqa: E402 - the CLI's cap on --draws (memory)
 
-
 # --------------------------------------------------------------------------- synthetic data
 
 
