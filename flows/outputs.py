@@ -59,7 +59,8 @@ def storage_error(exc: OSError, path: Path | str | None = None, action: str = "w
     >>> str(storage_error(OSError(errno.ENOSPC, "No space left on device"), "/o/x.parquet"))
     'cannot write /o/x.parquet: no space left on the device (ENOSPC)'
     """
-    where = exc.filename if exc.filename is not None else path
+    # the target, not the temporary name the error may carry (it is gone by now)
+    where = path if path is not None else exc.filename
     code = errno.errorcode.get(exc.errno or 0, "")
     cause = _CAUSES.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__)
     return StorageError(f"cannot {action} {where}: {cause}" + (f" ({code})" if code else ""))

@@ -141,3 +141,20 @@ def test_cli_compare_and_export_into_a_read_only_folder(ro_fs: Path, tmp_path: P
         assert "Traceback" not in res.stderr, res.stderr[-2000:]
         lines = [ln for ln in res.stderr.splitlines() if ln.startswith("gridcast: cannot write")]
         assert len(lines) == 1 and "read-only (EROFS)" in lines[0] and str(ro_fs) in lines[0], res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_cli_run_onto_a_full_disk_is_one_line_and_leaves_no_partial_file(full_fs: Path, tmp_path: Path) -> None:
+    out = full_fs / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    res = subprocess.run(GRIDCAST + ["run", "--draws", "0", "--scenario", str(ROOT / "data" / "scenarios" / "reference.toml"),
+                                     "--out", str(out), "--warehouse", str(tmp_path / "wh.duckdb")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("gridcast: cannot write")]
+    assert len(lines) == 1 and "no space left on the device (ENOSPC)" in lines[0] and str(out) in lines[0], res.stderr
+    assert not (out / "run.json").exists()
+    for path in out.rglob("*"):  # whatever fitted is whole: no temporary names are left
+        assert ".gridcast-" not in path.name, path

@@ -96,3 +96,15 @@ def test_an_unreachable_prefect_api_url_is_one_line() -> None:
                PREFECT_API_URL="http://127.0.0.1:9/api")
     line = _one_line(res, "PREFECT_API_URL=http://127.0.0.1:9/api does not answer")
     assert "unset PREFECT_API_URL" in line
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_cli_run_with_a_csv_as_warehouse_stores_nothing_and_says_so(tmp_path: Path) -> None:
+    csv = tmp_path / "some.csv"
+    csv.write_text("a,b\n1,2\n")
+    res = _cli(["run", "--draws", "0", "--scenario", str(ROOT / "data" / "scenarios" / "reference.toml"),
+                "--out", str(tmp_path / "out"), "--warehouse", str(csv)])
+    _one_line(res, "not a DuckDB database", str(csv))
+    assert csv.read_text() == "a,b\n1,2\n"
+    assert not (tmp_path / "out" / "run.json").exists()
