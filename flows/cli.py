@@ -119,7 +119,7 @@ def run(
         typer.Option("--out", help="Write outputs directly into this folder (default: outputs/runs/<run id>, "
                      "with outputs/latest pointing at it)."),
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help=(
+    draws: Annotated[int, typer.Option("--draws", min=0, max=MAX_DRAWS, help=(
         f"Monte Carlo draws per scenario (0 = central run only; at most {MAX_DRAWS}, which keeps the "
         "peak memory of a run of the shipped data under 2 GB: docs/operations.md)."))] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed: the same seed gives identical outputs.")] = 20241,

@@ -29,7 +29,8 @@ def schedule(
     scenario: Annotated[
         Path | None, typer.Option("--scenario", help="A scenario TOML file or folder (default: all shipped).")
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help=f"Monte Carlo draws per scenario (at most {MAX_DRAWS}).")] = 1000,
+    draws: Annotated[int, typer.Option("--draws", min=0, max=MAX_DRAWS,
+                                       help=f"Monte Carlo draws per scenario (at most {MAX_DRAWS}).")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 20241,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone the cron string is read in.")] = "Asia/Shanghai",
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,

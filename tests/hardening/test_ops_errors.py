@@ -108,3 +108,21 @@ def test_cli_run_with_a_csv_as_warehouse_stores_nothing_and_says_so(tmp_path: Pa
     _one_line(res, "not a DuckDB database", str(csv))
     assert csv.read_text() == "a,b\n1,2\n"
     assert not (tmp_path / "out" / "run.json").exists()
+
+
+def test_draws_are_capped_where_memory_stays_under_two_gigabytes() -> None:
+    # Before: the documented maximum of 1,000,000 draws passed 14 GB of memory.
+    from pydantic import ValidationError
+
+    from flows.pipeline import RunParams
+    from flows.settings import MAX_DRAWS
+
+    assert MAX_DRAWS == 5000  # measured: 1.3-1.4 GB peak RSS (docs/operations.md section 13)
+    RunParams(draws=MAX_DRAWS)
+    with pytest.raises(ValidationError):
+        RunParams(draws=MAX_DRAWS + 1)
+    res = _cli(["run", "--draws", str(MAX_DRAWS + 1)])
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "--draws" in res.stderr and str(MAX_DRAWS) in res.stderr
+    assert "starting Prefect" not in res.stderr  # refused before any work
+    assert str(MAX_DRAWS) in _cli(["run", "--help"]).stdout
