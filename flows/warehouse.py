@@ -19,6 +19,7 @@ write-ahead log, so after a kill the file holds the last committed state.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -177,9 +178,12 @@ def _wait_seconds(wait_seconds: float | None) -> float:
     if not text:
         return _DEFAULT_WAIT_S
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise GridcastError(f"{WAIT_ENV} must be a number of seconds, got {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value) or value < 0:  # nan would wait for ever
+        raise GridcastError(f"{WAIT_ENV} must be a finite number of seconds >= 0, got {text!r}")
+    return value
 
 
 def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
