@@ -70,7 +70,8 @@ def schedule(
 
     params = RunParams(data_dir=data.resolve(), scenario=scenario.resolve() if scenario else None,
                        out_root=out_root.resolve(), draws=draws, seed=seed, warehouse=warehouse.resolve(),
-                       runner=runner, dask_address=dask_address)
+                       runner=runner, dask_address=dask_address,
+                       progress=True)  # each run says what it does (inputs changed or not) in this log
     typer.echo(f"gridcast: serving {ops.FLOW_NAME}/{name} at {url}: cron '{cron}' ({timezone}); "
                "Ctrl-C to stop", err=True)
     try:

@@ -179,6 +179,8 @@ def test_scheduled_deployment_runs_to_completion(server, tmp_path: Path) -> None
         _stop(serve)
         serve_log.close()
     assert "Failed to send telemetry" not in (base / "server.log").read_text(errors="replace")
+    said = (base / "serve.log").read_text(errors="replace")  # each run says whether its inputs changed
+    assert said.count("re-ingesting") == 2 and said.count("warehouse reused") == 1, said[-3000:]
 
     latest = out_root / "latest"
     meta = json.loads((latest / "run.json").read_text(encoding="utf-8"))
