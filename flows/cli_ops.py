@@ -1,4 +1,4 @@
-"""``gridcast schedule`` and ``gridcast runs``.
+"""``gridcast schedule``, ``gridcast runs`` and ``gridcast server``.
 
 Registered on the main typer app by :func:`register` (one line in ``flows.cli``).
 User errors print one line and exit with status 2, like the rest of the CLI.
@@ -84,7 +84,8 @@ def runs(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many runs.")] = 20,
 ) -> None:
-    """List past forecast runs from the warehouse, newest first (failed runs show their reason)."""
+    """List past forecast runs from the warehouse, newest first: state, data folder, input hash and
+    whether it changed, scenarios, draws (failed runs show their reason; killed ones show as CRASHED)."""
     from flows.ops import format_runs, run_history
 
     try:

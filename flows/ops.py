@@ -6,7 +6,9 @@ process is stopped. Schedules need a real, long-lived server: the temporary serv
 plain ``gridcast run`` starts dies with its process, so ``require_api_url`` refuses to
 schedule without ``PREFECT_API_URL`` (docs/operations.md shows how to start one).
 
-``run_history`` and ``format_runs`` read ``out_runs`` from the warehouse: no Prefect.
+``serving`` refuses a second process serving the same deployment. ``run_history`` and
+``format_runs`` read ``out_runs`` from the warehouse (no Prefect); a ``RUNNING`` row whose
+process is gone is shown, and recorded, as ``CRASHED`` (:func:`mark_crashed`).
 Import :mod:`flows.settings` and call ``configure_prefect()`` before ``serve_forecast``.
 """
 
