@@ -28,7 +28,7 @@ DEFAULT_WAREHOUSE = STATE_DIR / "warehouse.duckdb"
 MAX_DRAWS = 5000
 """Most Monte Carlo draws per scenario. Every draw is kept in memory (float32 arrays) for
 exact quantiles, so peak memory grows with draws: a run of the shipped data and all six
-shipped scenarios peaked at 1.3 GB RSS at 5000 draws, 1.7 GB at 8000 and 3.4 GB at 20000
+shipped scenarios peaked at 1.30-1.41 GB RSS at 5000 draws (three runs), 1.7 GB at 8000 and 3.4 GB at 20000
 (``benchmarks/draws_memory.py``; docs/operations.md). 5000 keeps a run under 2 GB."""
 
 
