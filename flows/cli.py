@@ -16,7 +16,13 @@ from typing import Annotated
 import typer
 
 from flows.errors import GridcastError
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, configure_prefect
+from flows.settings import (
+    DEFAULT_DATA,
+    DEFAULT_OUT,
+    DEFAULT_WAREHOUSE,
+    MAX_DRAWS,
+    configure_prefect,
+)
 
 app = typer.Typer(
     name="gridcast",
@@ -68,6 +74,12 @@ def _prefect_ready() -> None:
     import prefect  # noqa: F401 - sets up Prefect's logging so the filter can attach
 
     _quiet_prefect_user_errors()
+    from flows.prefect_server import prepare
+
+    try:
+        prepare()  # a reachable PREFECT_API_URL, or a temporary server that dies with us
+    except GridcastError as exc:
+        _fail(exc)
 
 
 @app.command()
@@ -117,8 +129,10 @@ def run(
         typer.Option("--out", help="Write outputs directly into this folder (default: outputs/runs/<run id>, "
                      "with outputs/latest pointing at it)."),
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help="Monte Carlo draws per scenario (0 = central run only).")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed: the same seed gives identical outputs.")] = 20241,
+    draws: Annotated[int, typer.Option("--draws", help=(
+        f"Monte Carlo draws per scenario (0 = central run only; at most {MAX_DRAWS}, which keeps the "
+        "peak memory of a run of the shipped data under 2 GB: docs/operations.md)."))] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives identical outputs.")] = 20241,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     rise_threshold: Annotated[
         float, typer.Option("--rise-threshold", help="Year-on-year growth that counts as rising (0.05 = 5%).")
@@ -188,6 +202,11 @@ def main() -> None:
         app()
     except GridcastError as exc:  # pragma: no cover - commands handle their own
         typer.echo(f"gridcast: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # a full or read-only disk anywhere: the path and the cause, no traceback
+        from flows.outputs import storage_error
+
+        typer.echo(f"gridcast: {storage_error(exc)}", err=True)
         sys.exit(2)
 
 

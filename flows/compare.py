@@ -115,9 +115,17 @@ def open_run(path: Path | None) -> RunFolder:
             f"{path} is not a gridcast run folder (no run.json); run `gridcast run` first or pass --run DIR"
         )
     try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        meta = json.loads(meta_file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise GridcastError(f"cannot read {meta_file}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                            f"at offset {exc.start}); it is not a run record gridcast wrote") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise GridcastError(f"cannot read {meta_file}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise GridcastError(f"cannot read {meta_file}: it holds a JSON {type(meta).__name__}, not a run "
+                            "record (a JSON object with run_id, scenarios...)")
+    if not isinstance(meta.get("scenarios", {}), dict):
+        raise GridcastError(f"cannot read {meta_file}: 'scenarios' must be an object of scenario names")
     return RunFolder(path=path, meta=meta)
 
 

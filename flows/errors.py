@@ -21,6 +21,7 @@ __all__ = [
     "InputProblem",
     "ScenarioError",
     "ScenarioProblem",
+    "StorageError",
     "WarehouseBusyError",
 ]
 
@@ -124,3 +125,11 @@ class ScenarioError(GridcastError):
 
 class WarehouseBusyError(GridcastError):
     """Another process holds the DuckDB warehouse's write lock longer than we may wait."""
+
+
+class StorageError(GridcastError):
+    """A file or the warehouse cannot be written or read: full disk, read-only, no permission.
+
+    The message names the path and the cause (``no space left on the device (ENOSPC)``);
+    whatever was being written is left out whole (writes are atomic, stores transactional).
+    """

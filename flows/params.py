@@ -16,7 +16,7 @@ import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flows.errors import GridcastError
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE
+from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, MAX_DRAWS
 
 __all__ = ["RunParams", "run_params"]
 
@@ -30,7 +30,7 @@ class RunParams(BaseModel):
     scenario: Path | None = None
     out: Path | None = None
     out_root: Path = DEFAULT_OUT
-    draws: int = Field(default=1000, ge=0, le=1_000_000)
+    draws: int = Field(default=1000, ge=0, le=MAX_DRAWS)  # bounds memory: flows/settings.py
     seed: int = Field(default=20241, ge=0, le=2**63 - 1)
     warehouse: Path = DEFAULT_WAREHOUSE
     rise_threshold: float = Field(default=0.05, gt=0, lt=10, allow_inf_nan=False)
@@ -86,7 +86,7 @@ def run_params(**values: Any) -> RunParams:
     """Build :class:`RunParams`, or refuse bad values in one line per option.
 
     Raises:
-        GridcastError: e.g. ``--draws must be between 0 and 1000000 (got 2000000)``.
+        GridcastError: e.g. ``--draws must be between 0 and 5000 (got 2000000)``.
     """
     try:
         return RunParams(**values)

@@ -27,15 +27,17 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from flows import outputs
+from flows import outputs, runfolder
 from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
+from flows.datastate import SHORT, inputs_hash
 from flows.errors import GridcastError, InputError
 from flows.params import RunParams
+from flows.procs import this_process
 from flows.scenarios import REFERENCE_SCENARIO, LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_WAREHOUSE, PROJECT_ROOT
 from flows.validate import check_with_scenarios, load_inputs
-from flows.warehouse import record_run, store_inputs
+from flows.warehouse import inputs_current, record_run, store_inputs
 from models.baseline import BaselineResult, forecast_baseline
 from models.engine import Fleet
 from models.hubs import assign_hubs, nearest_hub
@@ -143,7 +145,10 @@ def report_task(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFra
     """Render the self-contained HTML report."""
     from flows.report_inputs import build_report
 
-    return build_report(run_dir, inputs, tables, meta)
+    try:
+        return build_report(run_dir, inputs, tables, meta)
+    except OSError as exc:
+        raise outputs.storage_error(exc, Path(run_dir) / "report.html") from exc
 
 
 def _align_baseline(result: BaselineResult, region_ids: np.ndarray, years: list[int]) -> Baseline:
@@ -187,21 +192,17 @@ def new_run_id() -> str:
 
 
 def _resolve_out(params: RunParams, run_id: str) -> tuple[Path, Path | None]:
-    """The run's folder and the root whose ``latest`` should point at it (None for --out)."""
+    """The run's folder, locked, and the root whose ``latest`` should point at it (None for --out).
+
+    flows/runfolder.py: an --out folder that is not a gridcast run is refused unless
+    --overwrite, and even then no file gridcast did not write is replaced.
+    """
     if params.out is None:
-        return outputs.new_run_dir(params.out_root, run_id), Path(params.out_root)
-    out = Path(params.out)
-    if out.exists() and (out / "run.json").exists() and not params.overwrite:
-        raise GridcastError(
-            f"{out} already holds a gridcast run; pass --overwrite to replace it, "
-            "or leave out --out to get a new folder per run"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    # run.json is written last and marks a complete run: remove it first, so a run killed
-    # while overwriting never leaves an old run.json beside newer tables
-    (out / "run.json").unlink(missing_ok=True)
-    outputs.remove_stale_temps(out)
-    return out, None
+        runfolder.clean_crashed_runs(params.out_root)  # folders of killed runs
+        run_dir = outputs.new_run_dir(params.out_root, run_id)
+        runfolder.claim_new(run_dir, run_id)
+        return run_dir, Path(params.out_root)
+    return runfolder.claim_out(Path(params.out), run_id, params.overwrite), None
 
 
 @flow(name="gridcast-forecast", log_prints=False)
@@ -228,7 +229,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         "data_dir": str(params.data_dir), "parameters": json.loads(params.model_dump_json()),
         "scenarios_sha256": {s.name: scenario_hash(s) for s in scenarios},
         "package_version": _versions()["gridcast"], "git_commit": _git_commit(), "out_dir": str(run_dir),
-        "user": getpass.getuser(),
+        "user": getpass.getuser(), **this_process(),
     }
     _safe_record(params, record)  # RUNNING: a killed run still leaves a trace in out_runs
     try:
@@ -237,6 +238,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         check_with_scenarios(tables, scenarios)  # every rule, before anything is stored
         lap("validate")
         record["inputs_sha256"] = dict(tables.hashes)
+        record["inputs_hash"] = inputs_hash(tables.hashes)
         # The forecast uses the validated typed tables, the very frames stored next; the
         # baseline and the fleet's hub search run on the task runner while DuckDB writes
         # (a large fleet spends seconds in each). The raw text is only needed by the store.
@@ -246,7 +248,14 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         _say(params, f"loading inputs into {params.warehouse}; baseline backtest and hub search alongside")
         base_future = baseline_task.submit(inputs.demand_history, base_year, end_year)
         fleet_future = fleet_task.submit(inputs)
-        store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
+        # A scheduled run re-reads its data folder each time: store it only when it changed.
+        record["inputs_changed"] = not inputs_current(Path(params.warehouse), tables)
+        if record["inputs_changed"]:
+            _say(params, f"inputs {record['inputs_hash'][:SHORT]} differ from the warehouse's: re-ingesting")
+            store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
+        else:
+            _say(params, f"inputs {record['inputs_hash'][:SHORT]} unchanged since the last ingest: "
+                 "warehouse reused")
         del tables  # the warehouse holds them now; free the raw text before the forecast
         lap("ingest")
         base = base_future.result()
@@ -261,6 +270,8 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         results = [f.result() for f in futures]
         lap("forecast")
         out_tables = _collect(results, base, inputs, scenarios, near)
+        names = _output_names(out_tables)
+        runfolder.plan_outputs(run_dir, run_id, names)
         _say(params, f"writing Parquet to {run_dir} and the report alongside")
         # The report renders from the tables in memory, so it need not wait for the Parquet.
         # Only the local runner writes on a thread here: a Dask worker may be another
@@ -278,6 +289,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         lap("write_and_report")
         record.update(state="COMPLETED", finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
         outputs.write_json(run_dir / "run.json", {**meta, **record})
+        runfolder.finish(run_dir, run_id, names)
         if latest_root is not None:
             outputs.point_latest(latest_root, run_dir)
         _say(params, f"done in {sum(timings.values()):.1f} s: {run_dir}")
@@ -285,11 +297,22 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         record.update(state="FAILED", reason=str(exc) or type(exc).__name__,
                       finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
         _safe_record(params, record)
-        if latest_root is not None and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # nothing was written: leave no empty run folder behind
+        if latest_root is not None:
+            runfolder.discard(run_dir)  # a failed run leaves no folder under runs/
         raise
+    finally:
+        runfolder.release(run_dir)
     _safe_record(params, record)
     return str(run_dir)
+
+
+def _output_names(tables: dict[str, pd.DataFrame | None]) -> set[str]:
+    """Top-level names write_outputs_task and the report will write (see runfolder)."""
+    names = {"report.html", "run.json"}
+    for name, frame in tables.items():
+        if frame is not None and not frame.empty:
+            names |= {name, f"{name}.parquet"}  # a partitioned folder, or one file
+    return names
 
 
 def _safe_record(params: RunParams, record: dict[str, Any]) -> None:

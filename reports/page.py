@@ -135,7 +135,9 @@ def write_page(path: Path, page: str) -> Path:
     """Write ``page`` to ``path`` atomically (temp file in the same folder, then os.replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the temp name follows flows.outputs (".<name>.gridcast-<random>.tmp"), so a killed
+    # run's leftover is recognised and removed by the next run in that folder
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.gridcast-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(page)
