@@ -168,34 +168,10 @@ def compare(
     typer.echo(f"gridcast: comparison tables in {folder}", err=True)
 
 
-def export(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write into (refused if not empty, unless --overwrite).")],
-    run: RunOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="parquet, csv or xlsx.")] = "csv",
-    scenario: Annotated[list[str] | None, typer.Option("--scenario", help="Keep this scenario (repeatable).")] = None,
-    region: Annotated[list[str] | None, typer.Option("--region", help="Keep this region id, e.g. CN-GD (repeatable).")] = None,
-    hub: Annotated[list[str] | None, typer.Option(
-        "--hub", help="Keep regions hosting centres assigned to this hub, e.g. qingyang (repeatable).")] = None,
-    years: Annotated[str | None, typer.Option("--years", help="Year or range, e.g. 2025-2030.")] = None,
-    bom: Annotated[bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte-order mark (for Excel).")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow a non-empty --out.")] = False,
-) -> None:
-    """Export a run's regional and national forecasts and turning points, filtered, with provenance."""
-    from flows.compare import open_run
-    from flows.export import ExportFilters, export_run, parse_years
-
-    try:
-        filters = ExportFilters(scenarios=tuple(scenario or ()), regions=tuple(region or ()),
-                                hubs=tuple(hub or ()), years=parse_years(years))
-        result = export_run(open_run(run), out, fmt.lower(), filters, bom=bom, overwrite=overwrite)
-    except GridcastError as exc:
-        _fail(exc)
-    rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
-    typer.echo(f"gridcast: exported {rows} rows as {fmt} to {result.out}")
-
-
 def register(app: typer.Typer) -> None:
     """Add ``scenarios``, ``compare`` and ``export`` to the ``gridcast`` app."""
     app.add_typer(scenarios_app, name="scenarios")
     app.command("compare")(compare)
+    from flows.cli_export import export
+
     app.command("export")(export)

@@ -38,6 +38,8 @@ __all__ = [
     "Comparison",
     "RunFolder",
     "compare_scenarios",
+    "describe_run",
+    "find_run",
     "flatten_parameters",
     "national_summary",
     "open_run",
@@ -68,6 +70,10 @@ class RunFolder:
     def scenarios(self) -> list[str]:
         """Scenario names recorded in ``run.json``, in the run's order."""
         return list(self.meta.get("scenarios", {}))
+
+    def has_table(self, name: str) -> bool:
+        """True if the run wrote ``name`` (a partitioned folder or one Parquet file)."""
+        return (self.path / name).is_dir() or (self.path / f"{name}.parquet").is_file()
 
     def table(self, name: str, scenarios: list[str] | None = None) -> pd.DataFrame:
         """One output table (a partitioned folder or a single file), optionally for some scenarios.
@@ -100,6 +106,46 @@ class RunFolder:
                 raise GridcastError(
                     f"scenario {n!r} is not in run {self.run_id} ({self.path}); it holds: {', '.join(known) or 'none'}"
                 )
+
+
+def find_run(spec: str | Path | None, root: Path | None = None) -> RunFolder:
+    """The run named by ``spec``: a run folder, ``latest``, a run id or a unique prefix of one.
+
+    Ids are looked up under ``root/runs`` (default ``outputs/runs``); None means ``root/latest``.
+
+    Raises:
+        GridcastError: nothing matches, or a prefix matches several runs.
+    """
+    root = Path(root) if root is not None else DEFAULT_OUT
+    if spec is None or str(spec) == "latest":
+        return open_run(root / "latest")
+    path = Path(spec)
+    if (path / "run.json").is_file() or path.is_dir() or "/" in str(spec):
+        return open_run(path)
+    runs = root / "runs"
+    if (runs / str(spec) / "run.json").is_file():
+        return open_run(runs / str(spec))
+    hits = sorted(p for p in runs.glob(f"{spec}*") if (p / "run.json").is_file()) if runs.is_dir() else []
+    if len(hits) == 1:
+        return open_run(hits[0])
+    if len(hits) > 1:
+        raise GridcastError(f"--run {spec!r} matches {len(hits)} runs ({', '.join(h.name for h in hits[:5])}); "
+                            "give more of the id")
+    raise GridcastError(f"--run {spec!r}: no such run folder, and no run id under {runs} starts with it "
+                        "(`gridcast runs` lists them)")
+
+
+def describe_run(run: RunFolder, defaulted: bool = False) -> str:
+    """One line saying which run a command reads: id, folder, scenarios, draws, finish time.
+
+    ``defaulted`` says the run came from ``outputs/latest`` because no ``--run`` was given.
+    """
+    params = run.meta.get("parameters", {}) or {}
+    when = run.meta.get("finished_at") or run.meta.get("started_at") or "time not recorded"
+    where = f"{run.path.resolve()}" + (f" (default {run.path}; pass --run to choose)" if defaulted else "")
+    names = run.scenarios
+    return (f"reading run {run.run_id} from {where}: {len(names)} scenario(s) {', '.join(names)}; "
+            f"{params.get('draws', '?')} draws; finished {when}")
 
 
 def open_run(path: Path | None) -> RunFolder:
