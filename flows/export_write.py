@@ -96,6 +96,8 @@ def prepare_target(out: Path, run_dir: Path, files: list[str], overwrite: bool) 
         what = "holds an earlier gridcast export" if previous is not None else "is not empty"
         raise GridcastError(f"--out {out} {what}; pass --overwrite to replace the export there "
                             "(only files an export wrote are replaced)")
+    for rel in previous or []:
+        outputs.safe_child(resolved, rel)  # a manifest never points outside its folder
     mine = set(previous or []) | ({MANIFEST} if previous is not None else set())
     for rel in files:
         if (out / rel).exists() and rel not in mine:
@@ -105,8 +107,12 @@ def prepare_target(out: Path, run_dir: Path, files: list[str], overwrite: bool) 
 
 
 def csv_bytes(frame: pd.DataFrame, bom: bool = False) -> bytes:
-    """UTF-8 CSV (``\\n`` line ends) with every text cell inert; a byte-order mark if ``bom``."""
-    text = inert_frame(frame).to_csv(index=False, lineterminator="\n")
+    """UTF-8 CSV (RFC 4180 ``\\r\\n`` line ends) with every text cell inert; a byte-order mark if ``bom``.
+
+    With ``\\n`` line ends Python's writer leaves a field holding a bare ``\\r`` unquoted,
+    and readers split the row there; ``\\r\\n`` makes it quote both.
+    """
+    text = inert_frame(frame).to_csv(index=False, lineterminator="\r\n")
     return text.encode("utf-8-sig" if bom else "utf-8")
 
 
