@@ -21,10 +21,6 @@ __all__ = ["register", "scenario_listing", "scenario_toml"]
 DirOpt = Annotated[
     Path | None, typer.Option("--dir", help="Folder of scenario TOML files (default: the shipped data/scenarios/).")
 ]
-RunOpt = Annotated[
-    Path | None, typer.Option("--run", help="A run folder written by `gridcast run` (default: outputs/latest).")
-]
-
 
 def _fail(exc: GridcastError) -> None:
     typer.echo(f"gridcast: {exc}", err=True)
@@ -141,36 +137,11 @@ def scenarios_show(
         _fail(exc)
 
 
-def compare(
-    scenarios: Annotated[list[str], typer.Argument(help="Two or more scenario names; the first is the base.")],
-    run: RunOpt = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Folder for the tables and comparison.html (default: outputs/compare/<run id>--A-vs-B).")] = None,
-    year: Annotated[int, typer.Option("--year", help="Milestone year of the printed table.")] = 2030,
-    html: Annotated[bool, typer.Option("--html/--no-html", help="Also write comparison.html.")] = True,
-) -> None:
-    """Compare scenarios of one run: energy and peak by year, differences, turning points, parameters.
-
-    Writes compare_national, compare_regional, compare_turning_points and
-    compare_parameters as Parquet and CSV, plus comparison.html, and prints the
-    national table (central TWh in --year and the end year, rise start).
-    """
-    from flows.compare import compare_scenarios, open_run, summary_text, write_comparison
-
-    try:
-        comp = compare_scenarios(open_run(run), list(scenarios))
-        folder, notes = write_comparison(comp, out, html=html)
-    except GridcastError as exc:
-        _fail(exc)
-    typer.echo(summary_text(comp, year))
-    for note in notes:
-        typer.echo(f"gridcast: {note}", err=True)
-    typer.echo(f"gridcast: comparison tables in {folder}", err=True)
-
-
 def register(app: typer.Typer) -> None:
     """Add ``scenarios``, ``compare`` and ``export`` to the ``gridcast`` app."""
     app.add_typer(scenarios_app, name="scenarios")
+    from flows.cli_compare import compare
+
     app.command("compare")(compare)
     from flows.cli_export import export
 
