@@ -6,7 +6,8 @@ Each thing compared is an :class:`Item` with a unique label:
   with several ``--run`` given, NAME of every one of them.
 * ``NAME@RUN``: scenario NAME of RUN (a run folder, a run id or its unique start, latest).
 * ``FILE.toml`` (or a folder of them): the scenario(s) forecast now on the default run's
-  inputs, baseline, seed and rise threshold, with ``--draws`` Monte Carlo draws. The same
+  inputs (without ``--run`` or a bare NAME: the run of the first ``NAME@RUN``), baseline,
+  seed and rise threshold, with ``--draws`` Monte Carlo draws. The same
   forecast code as ``gridcast run`` (``flows.compute.run_scenario``), without Prefect.
 * nothing, with two or more ``--run``: every scenario the runs have in common.
 
@@ -166,7 +167,11 @@ def resolve_items(specs: list[str], runs: list[str] | None, draws: int = DEFAULT
     Raises:
         GridcastError: fewer than two items, an unknown scenario or run, or a bad scenario file.
     """
-    run_list = [find_run(r, root) for r in (runs or [])] or [find_run(None, root)]
+    named = [s.split("@", 1)[1] for s in specs if "@" in s and not _is_file(s)]
+    bare = not specs or any("@" not in s and not _is_file(s) for s in specs)
+    # without --run and bare names, the first NAME@RUN is the default run (`compare reference@RUN my.toml`)
+    first = runs or (named[:1] if named and not bare else [None])
+    run_list = [find_run(r, root) for r in first]
     sources = SourceSet(items=[], default_run=run_list[0], runs=run_list)
     many = len(run_list) > 1
     if not specs:
@@ -174,6 +179,7 @@ def resolve_items(specs: list[str], runs: list[str] | None, draws: int = DEFAULT
             raise GridcastError("compare needs at least two scenarios, e.g. `gridcast compare reference "
                                 "efficiency_led`, `gridcast compare reference my.toml` or --run A --run B")
         specs = [n for n in run_list[0].scenarios if all(n in r.scenarios for r in run_list[1:])]
+        specs.sort(key=lambda n: n != "reference")  # the reference first, as in a run
         if not specs:
             raise GridcastError("the runs have no scenario in common; name the scenarios as NAME@RUN")
     paired = many and all("@" not in s and not _is_file(s) for s in specs)
