@@ -486,8 +486,8 @@ def region_text(comp: Comparison, region_ids: list[str], labels: dict[str, str],
 def _default_out(comp: Comparison) -> Path:
     from flows.compare_sources import folder_name
 
-    return outputs.safe_child(DEFAULT_OUT, "compare", folder_name([comp.run.run_id, *comp.scenarios])
-                              .replace(f"{comp.run.run_id}-vs-", f"{comp.run.run_id}--", 1))
+    # the run id is used as is, so safe_child refuses one that would leave outputs/compare
+    return outputs.safe_child(DEFAULT_OUT, "compare", f"{comp.run.run_id}--{folder_name(comp.scenarios)}")
 
 
 def _render_html(comp: Comparison, path: Path) -> str | None:
