@@ -46,6 +46,8 @@ def compare(
 
       gridcast compare reference my.toml --region 宁夏
 
+      gridcast compare reference@20260101T020000Z my.toml --draws 500   (file on that run's inputs)
+
       gridcast compare reference@20260101T020000Z reference          (same scenario, two runs)
 
       gridcast compare --run 20260101T020000Z --run latest           (every common scenario)

@@ -54,7 +54,11 @@ def inert_frame(frame: pd.DataFrame, *, workbook: bool = False) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if _is_text(out[col]):
-            s = out[col].astype(object)
-            out[col] = s.where(s.isna(), s.map(lambda v: inert(v, workbook=workbook)))
+            # decide once per distinct value: a 5-million-row table has a few hundred ids
+            values = out[col].astype(object)
+            changed = {v: inert(v, workbook=workbook) for v in pd.unique(values.dropna())}
+            changed = {k: v for k, v in changed.items() if v != k}
+            if changed:
+                out[col] = values.map(lambda v, c=changed: c.get(v, v) if isinstance(v, str) else v)
     out.columns = [inert(str(c), workbook=workbook) for c in out.columns]
     return out

@@ -66,6 +66,7 @@ def hostile_run(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["long", "wide"])
 def test_workbook_has_no_formula_cells(hostile_run: Path, tmp_path: Path, layout: str) -> None:
     export_run(open_run(hostile_run), tmp_path / "x", "xlsx", ExportFilters(tables=("all",)),
@@ -144,6 +145,7 @@ def test_a_users_folder_keeps_its_files(run_dir: Path, tmp_path: Path) -> None:
     assert (tmp_path / "other" / "regional.csv").read_text(encoding="utf-8") == "my own table"
 
 
+@pytest.mark.slow
 def test_overwrite_in_another_format_removes_the_old_files(run_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "fmt"
     export_run(open_run(run_dir), out, "csv", ExportFilters())
@@ -169,3 +171,19 @@ def test_a_manifest_cannot_point_outside(run_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(GridcastError, match="outside"):
         export_run(open_run(run_dir), out, "csv", ExportFilters(tables=("national",)), overwrite=True)
     assert (tmp_path / "victim.txt").read_text(encoding="utf-8") == "keep"
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "  =1", " \t@x",
+                                  "=cmd|' /C calc'!A0"])
+def test_every_risky_prefix_is_quoted(text: str) -> None:
+    from flows.safe_text import inert
+
+    assert inert(text) == "'" + text
+    assert inert(text, workbook=True).startswith("'")
+
+
+@pytest.mark.parametrize("value", ["CN-GD", "宁夏", "flat-then-rising", "a=b", "", 3, -2.5, None])
+def test_harmless_values_are_unchanged(value: object) -> None:
+    from flows.safe_text import inert
+
+    assert inert(value) == value
