@@ -138,6 +138,7 @@ _SUFFIXES: dict[str, tuple[str, str, int]] = {
     "_rel": ("other", "fraction", 4),
     "_years": ("other", "years", 0),
 }
+_YEARS = re.compile(r"^(year|.*_year|rise_start.*|flat_until.*|peak_year.*)$")
 _FRACTIONS = re.compile(r"^(p_.*|.*share|curtailment_limit|rank_corr)$")
 
 
@@ -151,7 +152,7 @@ def column_unit(table: str, column: str, is_float: bool) -> ColumnUnit:
             kind, unit, dec = _SUFFIXES[suffix]
             return ColumnUnit(kind, given or unit, decimals if decimals is not None else dec)
     if not is_float:
-        return ColumnUnit("other", given, None)
+        return ColumnUnit("other", given or ("year" if _YEARS.match(column) else ""), None)
     if column.startswith("pue") or given == "ratio":
         return ColumnUnit("other", given or "ratio", decimals if decimals is not None else 3)
     if _FRACTIONS.match(column) or given == "fraction":
