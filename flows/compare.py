@@ -35,6 +35,7 @@ from flows.settings import DEFAULT_OUT
 __all__ = [
     "COMPARE_METRICS",
     "COMPARE_STATS",
+    "COMPARE_TABLES",
     "compare_items",
     "Comparison",
     "RunFolder",
@@ -53,6 +54,13 @@ COMPARE_STATS = ("central", "p10", "p90")
 # Compared columns of national and regional: one line each (a column a run lacks is skipped);
 # the differences are named <stem>_diff_<unit> and <stem>_diff_rel.
 COMPARE_METRICS: tuple[str, ...] = ("facility_energy_twh", "peak_load_mw", "total_twh")
+# Further run tables compared the same way, written as compare_<table>: one line each,
+# table -> (key columns, compared columns). A table some item lacks is left out.
+COMPARE_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "coincident_peak": (("region_id", "year"), ("system_peak_with_compute_mw", "peak_increment_mw")),
+}
+# The ScenarioOutputs field holding a table, where its name differs from the run table's.
+OUTPUT_FIELDS: dict[str, str] = {"coincident_peak": "coincident"}
 _NOT_PARAMETERS = {"name", "description", "extends", "sources"}
 _TEXT_KEYS = {"description", "source"}  # per-lever prose, not parameters
 
@@ -166,9 +174,9 @@ def open_run(path: Path | None) -> RunFolder:
     return RunFolder(path=path, meta=meta)
 
 
-def _with_differences(frame: pd.DataFrame, keys: list[str], bases: dict[str, str]) -> pd.DataFrame:
+def _with_differences(frame: pd.DataFrame, keys: list[str], bases: dict[str, str],
+                      metrics: list[str]) -> pd.DataFrame:
     """Add ``base_scenario`` (each item's base) and each metric's difference to the base's value."""
-    metrics = [m for m in COMPARE_METRICS if m in frame.columns]
     out = frame.assign(base_scenario=frame["scenario"].map(bases).astype("string"))
     ref = frame[["scenario", *keys, *metrics]].rename(columns={"scenario": "base_scenario",
                                                              **{m: f"{m}_base" for m in metrics}})
@@ -191,7 +199,8 @@ def _diff_names(metric: str) -> tuple[str, str]:
 def _order(frame: pd.DataFrame, names: list[str], keys: list[str]) -> pd.DataFrame:
     rank = {n: i for i, n in enumerate(names)}
     stat_rank = {s: i for i, s in enumerate(COMPARE_STATS)}
-    return (frame.assign(_s=frame["scenario"].map(rank), _t=frame["stat"].map(stat_rank))
+    stat = frame["stat"].map(stat_rank) if "stat" in frame.columns else 0
+    return (frame.assign(_s=frame["scenario"].map(rank), _t=stat)
             .sort_values(["_s", *[k for k in keys if k != "stat"], "_t"], kind="stable")
             .drop(columns=["_s", "_t"]).reset_index(drop=True))
 
@@ -202,17 +211,30 @@ def _stacked(items: list[Any], table: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).astype({"scenario": "string"})
 
 
-def _energy_table(items: list[Any], table: str, keys: list[str]) -> pd.DataFrame:
-    raw = _stacked(items, table).astype({"stat": "string"})
-    metrics = [m for m in COMPARE_METRICS if m in raw.columns]
-    raw = raw.loc[raw["stat"].isin(COMPARE_STATS), ["scenario", *keys, *metrics]]
+def _energy_table(items: list[Any], table: str, keys: list[str], metrics: tuple[str, ...] = COMPARE_METRICS
+                  ) -> pd.DataFrame:
+    raw = _stacked(items, table)
+    if "stat" in keys:
+        raw = raw.astype({"stat": "string"})
+        raw = raw.loc[raw["stat"].isin(COMPARE_STATS)]
+    present = [m for m in metrics if m in raw.columns]
+    raw = raw[["scenario", *keys, *present]]
     if "region_id" in raw.columns:
         raw = raw.astype({"region_id": "string"})
-    out = _with_differences(raw, keys, {i.label: i.base for i in items})
+    out = _with_differences(raw, keys, {i.label: i.base for i in items}, present)
     cols = ["scenario", "base_scenario", *keys]
-    for metric in metrics:
+    for metric in present:
         cols += [metric, *_diff_names(metric)]
     return _order(out[cols], [i.label for i in items], keys)
+
+
+def _extra_tables(items: list[Any]) -> dict[str, pd.DataFrame]:
+    """``compare_<table>`` for each table of COMPARE_TABLES that every item has."""
+    out = {}
+    for name, (keys, metrics) in COMPARE_TABLES.items():
+        if all(i.tables.get(name) is not None and not i.tables[name].empty for i in items):
+            out[f"compare_{name}"] = _energy_table(items, name, list(keys), metrics)
+    return out
 
 
 def _turning_table(items: list[Any]) -> pd.DataFrame:
@@ -314,6 +336,7 @@ class Comparison:
     parameters: pd.DataFrame
     sources: pd.DataFrame | None = None
     sensitivity: pd.DataFrame | None = None
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)
     items: list[Any] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -321,6 +344,7 @@ class Comparison:
         """``compare_*`` name -> table, in the order they are written."""
         out = {"compare_national": self.national, "compare_regional": self.regional,
                "compare_turning_points": self.turning_points, "compare_parameters": self.parameters}
+        out.update(self.extra)
         if self.sources is not None:
             out["compare_sources"] = self.sources
         if self.sensitivity is not None and not self.sensitivity.empty:
@@ -337,7 +361,7 @@ def compare_items(sources: Any) -> Comparison:
         regional=_energy_table(items, "regional", ["region_id", "year", "stat"]),
         turning_points=_turning_table(items),
         parameters=_parameter_table(items),
-        sources=_sources_table(items),
+        sources=_sources_table(items), extra=_extra_tables(items),
         items=list(items), notes=list(sources.notes),
     )
 

@@ -63,7 +63,10 @@ class SourceSet:
 
 def _run_item(run: RunFolder, name: str) -> Item:
     run.check_scenarios([name])
+    from flows.compare import COMPARE_TABLES
+
     tables = {t: run.table(t, [name]) for t in _TABLES}
+    tables |= {t: run.table(t, [name]) for t in COMPARE_TABLES if run.has_table(t)}
     resolved = run.meta.get("scenarios", {}).get(name, {}).get("resolved")
     if resolved is None:
         raise GridcastError(f"run.json of {run.path} has no resolved parameters for scenario {name!r}")
@@ -127,6 +130,7 @@ def _context(run: RunFolder, sources: SourceSet) -> dict[str, Any]:
 
 
 def _file_items(spec: str, sources: SourceSet, draws: int) -> list[Item]:
+    from flows.compare import COMPARE_TABLES, OUTPUT_FIELDS
     from flows.compute import run_scenario
     from flows.scenarios import load_scenarios
     from flows.validate import check_commissioning
@@ -143,6 +147,7 @@ def _file_items(spec: str, sources: SourceSet, draws: int) -> list[Item]:
         out = run_scenario(ctx["inputs"], sc, base, n_draws=draws, seed=seed, threshold=threshold,
                            fleet=ctx["fleet"])
         tables = {"national": out.national, "regional": out.regional, "turning_points": out.turning_points}
+        tables |= {t: getattr(out, OUTPUT_FIELDS.get(t, t), None) for t in COMPARE_TABLES}
         items.append(Item(loaded.name, loaded.name, f"file {loaded.path}", tables,
                           sc.model_dump(mode="json"), draws, file=loaded.path, model=sc))
     return items

@@ -166,3 +166,19 @@ def test_cli_planner_compare(run_dir: Path, tmp_path: Path) -> None:
     assert cells[2] == f"{at['hub_push']:,.2f}" and cells[3] == f"{at['hub_push'] - at['reference']:+,.2f}"
     bad = CliRunner().invoke(app, ["compare", "reference", "hub_push", "--run", str(run_dir), "--region", "Atlantis"])
     assert bad.exit_code == 2 and "Atlantis" in bad.output
+
+
+def test_registered_extra_tables_are_compared(run_dir: Path, tmp_path: Path) -> None:
+    """Two scenario files (both forecast now) carry coincident_peak: compared like energy."""
+    mine = tmp_path / "my.toml"
+    mine.write_text('name = "mine"\nextends = "reference"\ndescription = "x"\n'
+                    "[hubs]\ntraining_shift_to_hubs = [0.9, 0.9, 0.9]\n", encoding="utf-8")
+    comp = compare_items(resolve_items(["data/scenarios/reference.toml", str(mine)], [str(run_dir)], draws=0))
+    table = comp.tables()["compare_coincident_peak"]
+    wide = table.pivot_table(index=["region_id", "year"], columns="scenario", values="peak_increment_mw")
+    got = table[table["scenario"] == "mine"].set_index(["region_id", "year"])["peak_increment_diff_mw"]
+    by_hand = (wide["mine"] - wide["reference"]).reindex(got.index)
+    np.testing.assert_allclose(got.to_numpy(), by_hand.to_numpy(), atol=1e-9)
+    assert by_hand.abs().max() > 0
+    only_run = compare_items(resolve_items(["reference", "hub_push"], [str(run_dir)]))
+    assert "compare_coincident_peak" not in only_run.tables()  # the fixture run has no such table
