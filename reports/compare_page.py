@@ -67,11 +67,13 @@ def _provinces(regional: pd.DataFrame, names: pd.DataFrame, pairs: list[tuple[st
         order = grid.abs().max(axis=1).sort_values(ascending=False).index
         grid = grid.reindex(order)
         if k == 0:
+            rel = part.pivot_table(index="region_id", columns="year", values="facility_energy_diff_rel",
+                                   aggfunc="first").reindex(index=order, columns=grid.columns)
             fig = go.Figure(go.Heatmap(
-                z=grid.to_numpy(), x=[str(y) for y in grid.columns],
+                z=grid.to_numpy(), x=[str(y) for y in grid.columns], customdata=rel.to_numpy(),
                 y=[label(f"{en.get(r) or r} {zh.get(r) or ''}") for r in grid.index],
                 colorscale="RdBu", zmid=0, reversescale=True, colorbar={"title": {"text": "Δ TWh"}},
-                hovertemplate="%{y} %{x}: %{z:+,.3f} TWh<extra></extra>"))
+                hovertemplate="%{y} %{x}: %{z:+,.3f} TWh (%{customdata:+.1%})<extra></extra>"))
             fig.update_yaxes(autorange="reversed")
             styled(fig, f"{label(s)} minus {label(b)}: facility electricity by province and year (TWh/yr)",
                    max(420, 120 + 18 * len(grid)))
