@@ -354,14 +354,17 @@ class Comparison:
 
 def compare_items(sources: Any) -> Comparison:
     """Compare the items of a :class:`flows.compare_sources.SourceSet`, each with its base."""
+    from flows.export import run_regions
+
     items = sources.items
+    names = run_regions(sources.default_run).with_names  # English and Chinese province names
     return Comparison(
         run=sources.default_run, scenarios=[i.label for i in items],
         national=_energy_table(items, "national", ["year", "stat"]),
-        regional=_energy_table(items, "regional", ["region_id", "year", "stat"]),
-        turning_points=_turning_table(items),
+        regional=names(_energy_table(items, "regional", ["region_id", "year", "stat"])),
+        turning_points=names(_turning_table(items)),
         parameters=_parameter_table(items),
-        sources=_sources_table(items), extra=_extra_tables(items),
+        sources=_sources_table(items), extra={k: names(v) for k, v in _extra_tables(items).items()},
         items=list(items), notes=list(sources.notes),
     )
 

@@ -182,3 +182,13 @@ def test_registered_extra_tables_are_compared(run_dir: Path, tmp_path: Path) -> 
     assert by_hand.abs().max() > 0
     only_run = compare_items(resolve_items(["reference", "hub_push"], [str(run_dir)]))
     assert "compare_coincident_peak" not in only_run.tables()  # the fixture run has no such table
+
+
+def test_compare_tables_name_provinces_in_chinese(run_dir: Path) -> None:
+    comp = compare_items(resolve_items(["reference", "hub_push"], [str(run_dir)]))
+    zh = dict(pd.read_csv("data/default/regions.csv", dtype=str)[["region_id", "name_zh"]].to_numpy())
+    for table in (comp.regional, comp.turning_points):
+        cols = list(table.columns)
+        assert cols[cols.index("region_id") + 1: cols.index("region_id") + 3] == ["region_name", "region_name_zh"]
+        rows = table[table["region_id"] != "ALL"]
+        assert rows["region_name_zh"].tolist() == [zh[r] for r in rows["region_id"]]
