@@ -79,8 +79,7 @@ def _provinces(regional: pd.DataFrame, names: pd.DataFrame, pairs: list[tuple[st
                    max(420, 120 + 18 * len(grid)))
             blocks.append(("chart", fig, s, b))
         table = pd.DataFrame({"region_id": list(order)})
-        table["province"] = [en.get(r) or r for r in order]
-        table["省份"] = [zh.get(r) or "" for r in order]
+        table["province 省份"] = [f"{en.get(r) or r} {zh.get(r) or ''}".strip() for r in order]
         for y in years:
             at = part.loc[part["year"] == y].set_index("region_id")
             table[f"{y} TWh"] = table["region_id"].map(at["facility_energy_twh"])

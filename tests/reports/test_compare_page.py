@@ -46,7 +46,7 @@ def test_page_shows_the_differences_it_is_given(tmp_path: Path) -> None:
     rows = _table_rows(page, "province-diff-0")
     header = [c[0] for c in rows[0]]
     nx = rows[1]
-    assert nx[header.index("省份")][0] == "宁夏"
+    assert nx[header.index("province 省份")][0] == "Ningxia 宁夏"
     assert nx[header.index("2035 Δ TWh")][0] == "+1.000" and nx[header.index("2035 Δ%")][0] == "+33.3%"
     assert nx[header.index("2030 Δ peak MW")][0] == "+60"
     nat = _table_rows(page, "national-diff")
