@@ -162,6 +162,9 @@ class Pue(_Strict):
     _share = field_validator("new_build_small_medium_share")(_between(0.0, 1.0))
 
 
+from models.flexibility import Flexibility, Seasonal, hourly_ranges  # noqa: E402 - needs Param above
+
+
 class Scenario(_Strict):
     """One fully resolved scenario (after ``extends`` is applied)."""
 
@@ -176,6 +179,8 @@ class Scenario(_Strict):
     hubs: Hubs
     pue: Pue
     sources: dict[str, str] = Field(default_factory=dict)
+    flexibility: Flexibility = Field(default_factory=Flexibility)
+    seasonal: Seasonal = Field(default_factory=Seasonal)
 
     @model_validator(mode="after")
     def _years(self) -> Scenario:
@@ -215,6 +220,9 @@ def parameter_ranges(scenario: Scenario) -> dict[str, tuple[float, float, float]
     out["pue.new_build_small_medium_share"] = scenario.pue.new_build_small_medium_share
     for zone, cap in scenario.pue.new_build_cap.items():
         out[f"pue.new_build_cap.{zone}.value"] = cap.value
+    # drawn only when set: an unused parameter must not shift every other parameter's draws
+    if scenario.flexibility.training_shiftable_share != (0.0, 0.0, 0.0):
+        out.update(hourly_ranges(scenario.flexibility))
     return out
 
 
