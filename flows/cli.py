@@ -122,6 +122,10 @@ def run(
         str | None, typer.Option("--dask-address", help="Dask scheduler tcp://HOST:PORT for --runner dask "
                                  "(default: a LocalCluster on 127.0.0.1).")
     ] = None,
+    hourly_years: Annotated[
+        str | None, typer.Option("--hourly-years", help="Years of the 8760-hour profiles and headroom, e.g. "
+                                 "2024,2030,2035 (default: base year, 2030, end year).")
+    ] = None,
 ) -> None:
     """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
     from flows.scenarios import load_scenarios
@@ -134,6 +138,12 @@ def run(
 
     try:
         found = load_scenarios(scenario)  # refuse bad scenarios before any work starts
+        years = _parse_hourly_years(hourly_years)
+        if years:
+            from flows.hours import resolve_hourly_years
+
+            for s in found:
+                resolve_hourly_years(s.scenario, years)
     except GridcastError as exc:
         _fail(exc)
     typer.echo(f"gridcast: {len(found)} scenario(s): {', '.join(s.name for s in found)}", err=True)
@@ -143,7 +153,8 @@ def run(
 
     params = RunParams(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
                        seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
-                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address)
+                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
+                       hourly_years=years)
     t0 = time.perf_counter()
     try:
         run_dir = run_pipeline(params)
@@ -152,6 +163,17 @@ def run(
     typer.echo(f"gridcast: finished in {time.perf_counter() - t0:.1f} s", err=True)
     typer.echo(f"gridcast: outputs in {run_dir}")
     typer.echo(f"gridcast: report   {run_dir / 'report.html'}")
+
+
+def _parse_hourly_years(text: str | None) -> tuple[int, ...] | None:
+    """``"2024,2030"`` -> (2024, 2030); None or blank -> None (the default years)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
+    except ValueError:
+        raise GridcastError(f"--hourly-years {text!r}: expected years separated by commas, e.g. "
+                            "2024,2030,2035") from None
 
 
 def _register_more_commands() -> None:

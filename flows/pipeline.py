@@ -83,6 +83,8 @@ class RunParams(BaseModel):
     # are identical either way: draws depend only on the seed (docs/operations.md).
     runner: Literal["local", "dask"] = "local"
     dask_address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx)://\S+$")
+    # Years of the hourly/ and headroom tables (None: base year, 2030 inside the horizon, end year).
+    hourly_years: tuple[int, ...] | None = None
 
 
 def _say(params: RunParams, msg: str) -> None:
@@ -129,11 +131,12 @@ def fleet_task(inputs: InputTables) -> tuple[pd.DataFrame, Fleet]:
 
 @task(name="scenario", **_CPU)
 def scenario_task(inputs: InputTables, loaded: LoadedScenario, baseline: Baseline, draws: int, seed: int,
-                  threshold: float, fleet: Fleet | None = None) -> ScenarioOutputs:
+                  threshold: float, fleet: Fleet | None = None,
+                  hourly_years: tuple[int, ...] | None = None) -> ScenarioOutputs:
     """Central run, Monte Carlo draws and summaries of one scenario."""
     t0 = time.perf_counter()
     out = run_scenario(inputs, loaded.scenario, baseline, n_draws=draws, seed=seed, threshold=threshold,
-                       fleet=fleet)
+                       fleet=fleet, hourly_years=hourly_years)
     out.timings_s["simulate"] = time.perf_counter() - t0
     return out
 
@@ -145,7 +148,7 @@ def write_outputs_task(run_dir: Path, tables: dict[str, pd.DataFrame]) -> list[s
     for name, frame in tables.items():
         if frame is None or frame.empty:
             continue
-        if name in ("forecast", "regional"):
+        if name in ("forecast", "regional", "hourly"):
             outputs.write_partitioned(run_dir / name, frame, "scenario")
         else:
             outputs.write_parquet(run_dir / f"{name}.parquet", frame)
@@ -271,11 +274,13 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         _say(params, f"forecasting {len(scenarios)} scenarios x {params.draws} draws")
         futures = [
             scenario_task.submit(inputs, s, _align_baseline(base, fleet.region_ids, s.scenario.years),
-                                 params.draws, params.seed, params.rise_threshold, fleet)
+                                 params.draws, params.seed, params.rise_threshold, fleet, params.hourly_years)
             for s in scenarios
         ]
         results = [f.result() for f in futures]
         lap("forecast")
+        for note in dict.fromkeys(n for r in results for n in r.hours_notes):
+            _say(params, note)
         out_tables = _collect(results, base, inputs, scenarios, near)
         _say(params, f"writing Parquet to {run_dir} and the report alongside")
         # The report renders from the tables in memory, so it need not wait for the Parquet.
@@ -339,6 +344,9 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "rise_start": cat("rise_start_dist"),
         "sensitivity": cat("sensitivity"),
         "coincident_peak": cat("coincident"),
+        "hourly": cat("hourly"),
+        "headroom": cat("headroom"),
+        "peaks": cat("peaks"),
         "baseline": base.forecast,
         "backtest": base.backtest,
         "hub_assignment": pd.concat(hub_frames, ignore_index=True),

@@ -1,0 +1,297 @@
+"""One scenario's hours: the ``hourly``, ``headroom`` and ``peaks`` tables (no I/O).
+
+* ``hourly``: central run, the hourly years asked for (default: base year, 2030 when
+  inside the horizon, end year), regions with an hourly system-load profile only.
+* ``headroom``: central run, hourly years, curtailment limits 0.25%, 0.5%, 1%.
+* ``peaks``: every year of the horizon, ``stat`` central / p10 / p50 / p90 (the draws'
+  peaks are exact, evaluated on each region's candidate hours, see ``models.peaks``);
+  ``region_id = ALL`` is the national coincident peak (sum over regions hour by hour,
+  central run only). ``system_peak_flex_mw`` (with flexible training water-filled) is a
+  central-run figure: water-filling needs every hour of every day, so its draws are not
+  computed (NaN in p10/p50/p90).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from flows.errors import GridcastError
+from flows.schema import SYSTEM_HOURLY_FILE, SYSTEM_HOURLY_LEGACY_FILE, InputTables
+from models.engine import HOURS_PER_YEAR, Fleet, SimResult
+from models.hourly import (
+    compute_load_mw,
+    headroom_mw,
+    representative_year,
+    seasonal_modulation,
+    system_load_mw,
+    water_fill,
+)
+from models.peaks import candidate_hours, hour_features, peaks_on_candidates
+from models.scenario import WORKLOADS, Scenario
+from models.summarize import QUANTILES, Baseline, draw_quantiles
+
+__all__ = ["CURTAILMENT_LIMITS", "HOURS_COLUMNS", "HoursOutputs", "default_hourly_years", "hours_tables",
+           "profile_note", "resolve_hourly_years"]
+
+CURTAILMENT_LIMITS = np.array([0.0025, 0.005, 0.01])
+NATIONAL_ID = "ALL"
+_DRAW_CHUNK = 100
+_T = WORKLOADS.index("training")
+
+HOURS_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "hourly": {
+        "scenario": ("", "scenario name"),
+        "region_id": ("", "province"),
+        "year": ("year", "forecast year (central run)"),
+        "hour": ("hour", "hour of the representative year, 0 = 1 January 00:00-01:00 (8760 hours)"),
+        "system_load_mw": ("MW", "load without compute: baseline less base-year compute energy, on the "
+                           "hourly system-load shape"),
+        "compute_load_mw": ("MW", "compute-centre load: each workload's average MW x its hour-of-day factor "
+                            "(x the seasonal cooling factor, if the scenario sets one)"),
+        "compute_load_flex_mw": ("MW", "compute load after moving the flexible share of each day's training "
+                                 "energy into the day's lowest hours (water-filling)"),
+        "total_load_mw": ("MW", "system_load_mw + compute_load_flex_mw"),
+    },
+    "peaks": {
+        "scenario": ("", "scenario name"),
+        "region_id": ("", "province, or ALL for the national coincident peak (central run only)"),
+        "year": ("year", "forecast year"),
+        "stat": ("", "central, or p10/p50/p90 of the Monte Carlo draws (each column separately)"),
+        "compute_peak_mw": ("MW", "peak hour of the compute load alone (= regional peak_load_mw without "
+                            "seasonal cooling)"),
+        "system_peak_without_compute_mw": ("MW", "peak hour of the load without compute"),
+        "system_peak_mw": ("MW", "peak hour of load without compute + compute load (training not shifted)"),
+        "peak_increment_mw": ("MW", "growth of system_peak_mw since the base year: system_peak_mw(year) - "
+                              "system_peak_mw(base year); includes the growth of the other load"),
+        "compute_peak_increment_mw": ("MW", "growth of compute_peak_mw since the base year"),
+        "compute_peak_contribution_mw": ("MW", "system_peak_mw - system_peak_without_compute_mw: what the whole "
+                                         "compute load adds to the peak (version 1's coincident "
+                                         "'peak_increment_mw')"),
+        "system_peak_flex_mw": ("MW", "peak hour of total_load_mw, training water-filled (central run only)"),
+    },
+    "headroom": {
+        "scenario": ("", "scenario name"),
+        "region_id": ("", "province"),
+        "year": ("year", "forecast year (central run)"),
+        "curtailment_limit": ("fraction", "share of the new load's annual energy it accepts to lose in "
+                              "curtailment: 0.0025, 0.005 or 0.01"),
+        "headroom_mw": ("MW", "largest constant new load that does not raise the year's peak of "
+                        "total_load_mw if it is curtailed in the hours it would (Norris et al. 2025)"),
+    },
+    "coincident_peak": {
+        "system_peak_mw": ("MW", "peak of the load without compute (baseline less base-year compute energy)"),
+        "system_peak_with_compute_mw": ("MW", "peak of load without compute + compute load"),
+        "compute_peak_contribution_mw": ("MW", "system_peak_with_compute_mw - system_peak_mw: the whole "
+                                         "compute load's share of the peak, NOT growth since the base year "
+                                         "(version 1 called it peak_increment_mw)"),
+        "peak_growth_since_base_mw": ("MW", "system_peak_with_compute_mw(year) - "
+                                      "system_peak_with_compute_mw(base year)"),
+        "compute_at_system_peak_mw": ("MW", "compute load in the hour of the with-compute peak"),
+    },
+}
+
+
+@dataclass
+class HoursOutputs:
+    """The hourly tables of one scenario and what the run should say about them."""
+
+    hourly: pd.DataFrame | None = None
+    headroom: pd.DataFrame | None = None
+    peaks: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def default_hourly_years(scenario: Scenario) -> list[int]:
+    """Base year, 2030 when inside the horizon, end year."""
+    base, end = scenario.horizon.base_year, scenario.horizon.end_year
+    return sorted({base, end} | ({2030} if base < 2030 < end else set()))
+
+
+def resolve_hourly_years(scenario: Scenario, asked: tuple[int, ...] | None) -> list[int]:
+    """The hourly years of ``scenario``: ``asked`` (each inside its horizon) or the default.
+
+    Raises:
+        GridcastError: an asked year outside the scenario's horizon.
+    """
+    if not asked:
+        return default_hourly_years(scenario)
+    outside = [y for y in asked if y not in scenario.years]
+    if outside:
+        h = scenario.horizon
+        raise GridcastError(f"--hourly-years {outside[0]} is outside scenario {scenario.name!r}'s horizon "
+                            f"{h.base_year}-{h.end_year}")
+    return sorted(set(asked))
+
+
+def profile_note(inputs: InputTables) -> str:
+    """Which hourly system-load shape the run used (file, hours, leap-year rule)."""
+    hourly = inputs.system_hourly
+    if hourly is None:
+        return (f"no hourly system-load input ({SYSTEM_HOURLY_FILE}): no hourly profiles, headroom or "
+                "system peaks")
+    name = SYSTEM_HOURLY_FILE if SYSTEM_HOURLY_FILE in inputs.hashes else SYSTEM_HOURLY_LEGACY_FILE
+    if len(hourly) == 8784:
+        return f"hourly shape: {name}, 8784 hours (a leap year: 29 February, hours 1416-1439, dropped)"
+    return f"hourly shape: {name}, 8760 hours"
+
+
+def _profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, 8760) shares of each region's annual sum (zeros without a profile) and (R,) has-profile."""
+    hourly = inputs.system_hourly
+    share = np.zeros((len(region_ids), 8760))
+    have = np.zeros(len(region_ids), dtype=bool)
+    if hourly is None:
+        return share, have
+    ordered = hourly.sort_values("hour_of_year")
+    cols = {str(c): c for c in ordered.columns if c != "hour_of_year"}
+    for i, r in enumerate(region_ids):  # once per region (31), not per hour
+        if str(r) in cols:
+            values = representative_year(ordered[cols[str(r)]].to_numpy(float))
+            total = values.sum()
+            if total > 0:
+                share[i], have[i] = values / total, True
+    return share, have
+
+
+def _noncompute_twh(base_paths: np.ndarray, region_fac: np.ndarray) -> np.ndarray:
+    """``max(0, baseline - F(t0))`` for (D, R, T) paths and facility energy."""
+    return np.maximum(base_paths - region_fac[:, :, :1], 0.0)
+
+
+def _central_hours(share: np.ndarray, fleet: Fleet, noncompute: np.ndarray, fac: np.ndarray,
+                   season: np.ndarray, s: float) -> dict[str, np.ndarray]:
+    """Hourly arrays (R, T, 8760) of the central run: B, L, flexible L."""
+    b = system_load_mw(share, noncompute)
+    lw = compute_load_mw(fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors, season)  # (R, T, W, H)
+    load = lw.sum(axis=2)
+    shift = s * lw[:, :, _T]
+    flex = load - shift + water_fill(b + load - shift, shift)
+    return {"system": b, "compute": load, "flex": flex}
+
+
+def _draw_peaks(share: np.ndarray, fleet: Fleet, season: np.ndarray, noncompute: np.ndarray,
+                fac: np.ndarray) -> np.ndarray:
+    """(D, R, T) exact system peak with compute, draw chunk by draw chunk."""
+    feats = np.stack([hour_features(share[r], fleet.load_factors, season) for r in range(len(share))])
+    cands = [candidate_hours(f) for f in feats]
+    width = max(len(c) for c in cands)
+    padded = np.stack([np.resize(c, width) for c in cands])  # repeats a candidate: same max
+    out = np.empty(noncompute.shape)
+    for start in range(0, len(out), _DRAW_CHUNK):
+        part = slice(start, start + _DRAW_CHUNK)
+        out[part] = peaks_on_candidates(noncompute[part].astype(float), fac[part].astype(float), feats, padded)
+    return out
+
+
+def _peak_fields(compute_peak: np.ndarray, without: np.ndarray, system: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "compute_peak_mw": compute_peak,
+        "system_peak_without_compute_mw": without,
+        "system_peak_mw": system,
+        "peak_increment_mw": system - system[..., :1],
+        "compute_peak_increment_mw": compute_peak - compute_peak[..., :1],
+        "compute_peak_contribution_mw": system - without,
+    }
+
+
+def _peaks_frame(name: str, ids: np.ndarray, years: list[int], central: dict[str, np.ndarray],
+                 draws: dict[str, np.ndarray] | None, flex_central: np.ndarray) -> pd.DataFrame:
+    stats = {"central": {k: v[0] for k, v in central.items()} | {"system_peak_flex_mw": flex_central}}
+    if draws is not None:
+        q = {k: draw_quantiles(v, list(QUANTILES.values())) for k, v in draws.items()}
+        nan = np.full(flex_central.shape, np.nan)
+        for i, stat in enumerate(QUANTILES):
+            stats[stat] = {k: v[i] for k, v in q.items()} | {"system_peak_flex_mw": nan}
+    frames = []
+    for stat, cols in stats.items():
+        frames.append(pd.DataFrame({
+            "scenario": name, "region_id": np.repeat(ids, len(years)), "year": np.tile(years, len(ids)),
+            "stat": stat, **{k: v.ravel() for k, v in cols.items()}}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline: Baseline, central: SimResult,
+                 draws: SimResult | None, baseline_z: np.ndarray | None,
+                 hourly_years: tuple[int, ...] | None = None) -> HoursOutputs:
+    """The ``hourly``, ``headroom`` and ``peaks`` tables of one scenario (see the module docstring)."""
+    out = HoursOutputs(notes=[profile_note(inputs)])
+    years = scenario.years
+    ids = fleet.region_ids
+    share, have = _profiles(inputs, ids)
+    if inputs.system_hourly is not None and not have.all():
+        out.notes.append(f"no hourly system-load profile for {', '.join(map(str, ids[~have]))}: no hourly rows, "
+                         "headroom or system peaks for them")
+    season = seasonal_modulation(scenario.seasonal.pue_amplitude)
+    s = scenario.flexibility.training_shiftable_share[1]
+    nc = _noncompute_twh(baseline.paths(None), central.region_facility_twh)[0]  # (R, T)
+    fac = central.facility_twh[0]
+    hours = _central_hours(share[have], fleet, nc[have], fac[have], season, s)
+    nan_rt = np.full((len(ids), len(years)), np.nan)
+
+    def spread(values: np.ndarray) -> np.ndarray:  # regions with a profile -> all regions (NaN)
+        full = nan_rt.copy()
+        full[have] = values
+        return full
+
+    total = hours["system"] + hours["flex"]
+    without = spread(hours["system"].max(axis=-1))
+    c_fields = _peak_fields(central.region_peak_mw * season.max(), without[None],
+                            spread((hours["system"] + hours["compute"]).max(axis=-1))[None])
+    d_fields = None
+    if draws is not None:
+        nc_d = _noncompute_twh(baseline.paths(baseline_z), draws.region_facility_twh)
+        sys_d = _draw_peaks(share, fleet, season, nc_d, draws.facility_twh)
+        sys_d[:, ~have] = np.nan
+        without_d = np.where(have[None, :, None], nc_d * 1e6 * share.max(axis=1)[None, :, None], np.nan)
+        d_fields = _peak_fields(draws.region_peak_mw * season.max(), without_d, sys_d)
+    peaks = _peaks_frame(scenario.name, ids, years, c_fields, d_fields, spread(total.max(axis=-1)))
+    if have.all():  # national coincident peak: every region's hours summed (central run)
+        nat = {k: v.sum(axis=0)[None, None] for k, v in hours.items()}  # (1, 1, T, 8760)
+        nat_fields = _peak_fields(central.national_peak_mw[None] * season.max(), nat["system"].max(axis=-1),
+                                  (nat["system"] + nat["compute"]).max(axis=-1))
+        national = _peaks_frame(scenario.name, np.array([NATIONAL_ID]), years, nat_fields, None,
+                                (nat["system"] + nat["flex"]).max(axis=-1)[0])
+        peaks = pd.concat([peaks, national], ignore_index=True)
+    out.peaks = _typed(peaks)
+    if not have.any():
+        return out
+    sel = [years.index(y) for y in resolve_hourly_years(scenario, hourly_years)]
+    out.hourly = _hourly_frame(scenario.name, ids[have], [years[i] for i in sel],
+                               {k: v[:, sel] for k, v in hours.items()})
+    room = headroom_mw(total[:, sel], CURTAILMENT_LIMITS)  # (R, Ty, X)
+    n_r, n_t, n_x = room.shape
+    out.headroom = _typed(pd.DataFrame({
+        "scenario": scenario.name,
+        "region_id": np.repeat(ids[have], n_t * n_x),
+        "year": np.tile(np.repeat([years[i] for i in sel], n_x), n_r),
+        "curtailment_limit": np.tile(CURTAILMENT_LIMITS, n_r * n_t),
+        "headroom_mw": room.ravel(),
+    }))
+    return out
+
+
+def _hourly_frame(name: str, ids: np.ndarray, years: list[int], hours: dict[str, np.ndarray]) -> pd.DataFrame:
+    n_r, n_t, n_h = hours["system"].shape
+    return _typed(pd.DataFrame({
+        "scenario": pd.Categorical([name]).repeat(n_r * n_t * n_h),
+        "region_id": pd.Categorical(ids).repeat(n_t * n_h),
+        "year": np.tile(np.repeat(np.asarray(years, dtype=np.int32), n_h), n_r),
+        "hour": np.tile(np.arange(n_h, dtype=np.int32), n_r * n_t),
+        "system_load_mw": hours["system"].ravel(),
+        "compute_load_mw": hours["compute"].ravel(),
+        "compute_load_flex_mw": hours["flex"].ravel(),
+        "total_load_mw": (hours["system"] + hours["flex"]).ravel(),
+    }))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in ("scenario", "region_id", "stat"):
+        if col in out.columns:
+            out[col] = out[col].astype("string")
+    if "year" in out.columns:
+        out["year"] = out["year"].astype("int32")
+    return out
