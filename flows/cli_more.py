@@ -172,7 +172,8 @@ def compare(
 def export(
     out: Annotated[Path, typer.Option("--out", help="Folder to write into (refused if not empty, unless --overwrite).")],
     run: RunOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="parquet, csv or xlsx.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="parquet, csv, xlsx, or pypsa (a PyPSA CSV folder of one "
+                                     "scenario's hourly load in one year: --scenario NAME --years YEAR).")] = "csv",
     scenario: Annotated[list[str] | None, typer.Option("--scenario", help="Keep this scenario (repeatable).")] = None,
     region: Annotated[list[str] | None, typer.Option("--region", help="Keep this region id, e.g. CN-GD (repeatable).")] = None,
     hub: Annotated[list[str] | None, typer.Option(
@@ -180,19 +181,44 @@ def export(
     years: Annotated[str | None, typer.Option("--years", help="Year or range, e.g. 2025-2030.")] = None,
     bom: Annotated[bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte-order mark (for Excel).")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow a non-empty --out.")] = False,
+    hourly: Annotated[str, typer.Option("--hourly", help="csv/xlsx/parquet: also export the hourly profiles, "
+                                        "long (one row per province-hour) or wide (one column per province); "
+                                        "default none.")] = "none",
 ) -> None:
-    """Export a run's regional and national forecasts and turning points, filtered, with provenance."""
+    """Export a run's forecasts, turning points, peaks and headroom (and hourly profiles), filtered, with provenance."""
     from flows.compare import open_run
     from flows.export import ExportFilters, export_run, parse_years
 
+    if fmt.lower() == "pypsa":
+        _export_pypsa(out, run, scenario, years, overwrite)
+        return
     try:
         filters = ExportFilters(scenarios=tuple(scenario or ()), regions=tuple(region or ()),
                                 hubs=tuple(hub or ()), years=parse_years(years))
-        result = export_run(open_run(run), out, fmt.lower(), filters, bom=bom, overwrite=overwrite)
+        result = export_run(open_run(run), out, fmt.lower(), filters, bom=bom, overwrite=overwrite, hourly=hourly)
     except GridcastError as exc:
         _fail(exc)
     rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
     typer.echo(f"gridcast: exported {rows} rows as {fmt} to {result.out}")
+
+
+def _export_pypsa(out: Path, run: Path | None, scenario: list[str] | None, years: str | None,
+                  overwrite: bool) -> None:
+    from flows.compare import open_run
+    from flows.export import parse_years
+    from flows.export_pypsa import export_pypsa
+
+    try:
+        if scenario and len(scenario) > 1:
+            raise GridcastError("--format pypsa exports one scenario: give --scenario once")
+        span = parse_years(years)
+        if span is not None and span[0] != span[1]:
+            raise GridcastError(f"--format pypsa exports one year: give --years YEAR, got {years!r}")
+        files = export_pypsa(open_run(run), out, scenario[0] if scenario else None,
+                             span[0] if span else None, overwrite=overwrite)
+    except GridcastError as exc:
+        _fail(exc)
+    typer.echo(f"gridcast: wrote a PyPSA CSV folder ({', '.join(f.name for f in files)}) to {files[0].parent}")
 
 
 def register(app: typer.Typer) -> None:

@@ -29,6 +29,7 @@ import pandas as pd
 from flows import outputs
 from flows.compare import RunFolder
 from flows.errors import GridcastError
+from flows.export_pypsa import hours_columns, hours_export_tables
 
 __all__ = ["EXPORT_COLUMNS", "FORMATS", "ExportFilters", "ExportResult", "export_run", "filtered_tables",
            "hub_regions", "parse_years"]
@@ -233,7 +234,7 @@ def _provenance_rows(prov: dict[str, Any]) -> pd.DataFrame:
 
 def _columns_table() -> pd.DataFrame:
     return pd.DataFrame([{"table": t, "column": c, "unit": u, "meaning": m}
-                         for t, cols in EXPORT_COLUMNS.items() for c, (u, m) in cols.items()])
+                         for t, cols in (EXPORT_COLUMNS | hours_columns()).items() for c, (u, m) in cols.items()])
 
 
 def _csv_bytes(frame: pd.DataFrame, bom: bool) -> bytes:
@@ -275,7 +276,7 @@ class ExportResult:
 
 
 def export_run(run: RunFolder, out: Path, fmt: str, filters: ExportFilters, *, bom: bool = False,
-               overwrite: bool = False) -> ExportResult:
+               overwrite: bool = False, hourly: str = "none") -> ExportResult:
     """Write the filtered tables of ``run`` under ``out`` in one format.
 
     Layout: ``parquet``: ``regional/scenario=<name>/part-0.parquet`` (hive), ``national.parquet``,
@@ -291,6 +292,9 @@ def export_run(run: RunFolder, out: Path, fmt: str, filters: ExportFilters, *, b
     if fmt not in FORMATS:
         raise GridcastError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     tables = filtered_tables(run, filters)
+    # peaks, headroom and (hourly = long/wide) the hourly profiles, when the run has them
+    tables |= hours_export_tables(run, list(filters.scenarios) or run.scenarios, filters.regions, filters.years,
+                                  hourly, fmt)
     root = _check_target(out, overwrite)
     prov = _provenance(run, filters, tables, fmt)
     result = ExportResult(out=root, rows={k: len(v) for k, v in tables.items()})
@@ -298,7 +302,7 @@ def export_run(run: RunFolder, out: Path, fmt: str, filters: ExportFilters, *, b
         for s in tables["regional"]["scenario"].astype(str).unique():
             outputs.safe_child(root, "regional", f"scenario={s}")
         result.files.append(outputs.write_partitioned(outputs.safe_child(root, "regional"), tables["regional"]))
-        for name in ("national", "turning_points"):
+        for name in [n for n in tables if n != "regional"]:
             result.files.append(outputs.write_parquet(outputs.safe_child(root, f"{name}.parquet"), tables[name]))
     elif fmt == "csv":
         for name, frame in tables.items():

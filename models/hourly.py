@@ -130,9 +130,9 @@ def water_fill(rest_mw: np.ndarray, shift_mw: np.ndarray) -> np.ndarray:
     >>> water_fill(np.array([[1.0, 3.0] + [10.0] * 22]), np.array([[2.0, 0.0] + [0.0] * 22]))[0, :3].tolist()
     [2.0, 0.0, 0.0]
     """
-    lead = rest_mw.shape[:-1]
-    r = rest_mw.reshape(*lead, -1, 24)
-    energy = shift_mw.reshape(*lead, -1, 24).sum(axis=-1)  # (..., days)
+    lead, days = rest_mw.shape[:-1], rest_mw.shape[-1] // 24
+    r = rest_mw.reshape(*lead, days, 24)
+    energy = shift_mw.reshape(*lead, days, 24).sum(axis=-1)  # (..., days)
     s = np.sort(r, axis=-1)
     cum = np.cumsum(s, axis=-1)
     k = np.arange(1, 25)
