@@ -279,7 +279,8 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         ]
         results = [f.result() for f in futures]
         lap("forecast")
-        for note in dict.fromkeys(n for r in results for n in r.hours_notes):
+        record["hours_notes"] = list(dict.fromkeys(n for r in results for n in r.hours_notes))
+        for note in record["hours_notes"]:
             _say(params, note)
         out_tables = _collect(results, base, inputs, scenarios, near)
         _say(params, f"writing Parquet to {run_dir} and the report alongside")

@@ -78,5 +78,7 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
         sensitivity=sens,
         rise_odds=rise,
         coincident=_coincident(tables),
+        hours={"peaks": tables.get("peaks"), "headroom": tables.get("headroom"),
+               "notes": meta.get("hours_notes", [])},
     )
     return render_report(report_inputs, Path(run_dir) / "report.html")

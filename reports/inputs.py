@@ -43,6 +43,8 @@ class ReportInputs:
     sensitivity: pd.DataFrame | None = None
     rise_odds: pd.DataFrame | None = None
     coincident: pd.DataFrame | None = None
+    # hourly model: {"peaks": frame, "headroom": frame, "notes": [str]} (reports.section_hours)
+    hours: dict | None = None
 
 
 def present(frame: pd.DataFrame | None) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures
+from reports import figures, section_hours
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -60,6 +60,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.backtest, _backtest_section),
     ]
     sections += [build(inputs) for frame, build in optional if present(frame)]
+    sections += [s for s in (section_hours.section(inputs),) if s is not None]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]
     meta = inputs.metadata
     base, end, _ = years_of(inputs.national)
