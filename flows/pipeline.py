@@ -279,8 +279,8 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         ]
         results = [f.result() for f in futures]
         lap("forecast")
-        record["hours_notes"] = list(dict.fromkeys(n for r in results for n in r.hours_notes))
-        for note in record["hours_notes"]:
+        hours_notes = list(dict.fromkeys(n for r in results for n in r.hours_notes))
+        for note in hours_notes:
             _say(params, note)
         out_tables = _collect(results, base, inputs, scenarios, near)
         _say(params, f"writing Parquet to {run_dir} and the report alongside")
@@ -291,7 +291,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         written = write_outputs_task.submit(run_dir, out_tables) if local else None
         if not local:
             write_outputs_task(run_dir, out_tables)
-        meta = {**record, "timings_s": timings, "versions": _versions(),
+        meta = {**record, "hours_notes": hours_notes, "timings_s": timings, "versions": _versions(),
                 "scenarios": {s.name: {"description": s.scenario.description, "chain": list(s.chain),
                                         "resolved": s.scenario.model_dump(mode="json")} for s in scenarios}}
         report_task(run_dir, inputs, out_tables, meta)

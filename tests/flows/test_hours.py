@@ -243,3 +243,34 @@ def test_hours_tables_for_csv_long_and_wide(run_folder: Path) -> None:
                                long["hourly"].sort_values("hour")["total_load_mw"].to_numpy())
     with pytest.raises(GridcastError, match="Excel"):
         hours_export_tables(run, ["reference", "flexible_training"], (), None, "long", fmt="xlsx")
+
+
+def test_cli_exports_pypsa_and_hourly_wide(run_folder: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    runner = CliRunner()
+    done = runner.invoke(app, ["export", "--run", str(run_folder), "--out", str(tmp_path / "net"), "--format", "pypsa",
+                               "--scenario", "reference", "--years", "2035"])
+    assert done.exit_code == 0, done.output
+    p_set = pd.read_csv(tmp_path / "net" / "loads-p_set.csv", index_col=0)
+    assert p_set.shape == (8760, 31) and p_set.index[0] == "2035-01-01 00:00:00"
+    two = runner.invoke(app, ["export", "--run", str(run_folder), "--out", str(tmp_path / "n2"), "--format", "pypsa",
+                              "--years", "2030-2035"])
+    assert two.exit_code == 2 and "one year" in two.output
+    csv = runner.invoke(app, ["export", "--run", str(run_folder), "--out", str(tmp_path / "csv"), "--format", "csv",
+                              "--hourly", "wide", "--years", "2030"])
+    assert csv.exit_code == 0, csv.output
+    assert {"peaks.csv", "headroom.csv", "hourly_wide.csv"} <= {p.name for p in (tmp_path / "csv").iterdir()}
+    cols = pd.read_csv(tmp_path / "csv" / "columns.csv")
+    assert {"peaks", "headroom", "hourly_wide"} <= set(cols["table"])
+
+
+def test_cli_hourly_years_parse() -> None:
+    from flows.cli import _parse_hourly_years
+
+    assert _parse_hourly_years("2035, 2024,2030") == (2024, 2030, 2035)
+    assert _parse_hourly_years(None) is None
+    with pytest.raises(GridcastError, match="commas"):
+        _parse_hourly_years("2030;2035")
