@@ -274,3 +274,19 @@ def test_cli_hourly_years_parse() -> None:
     assert _parse_hourly_years(None) is None
     with pytest.raises(GridcastError, match="commas"):
         _parse_hourly_years("2030;2035")
+
+
+def test_a_leap_year_input_gives_the_8760_hour_result(shipped) -> None:
+    """A metered leap year: 29 February is dropped, the other 8,760 hours are the shape."""
+    inputs, fleet, scen = shipped
+    s = scen["reference"]
+    base = _flat_baseline(inputs.demand_history, fleet.region_ids, s.years)
+    year = inputs.system_hourly.sort_values("hour_of_year").reset_index(drop=True)
+    feb29 = year.iloc[1416:1440].assign(**{c: 1e9 for c in year.columns if c != "hour_of_year"})
+    leap = pd.concat([year.iloc[:1416], feb29, year.iloc[1416:]], ignore_index=True)
+    leap["hour_of_year"] = np.arange(8784)
+    plain = run_scenario(inputs, s, base, n_draws=0, seed=1, fleet=fleet, hourly_years=(2030,))
+    out = run_scenario(dataclasses.replace(inputs, system_hourly=leap), s, base, n_draws=0, seed=1, fleet=fleet,
+                       hourly_years=(2030,))
+    np.testing.assert_allclose(out.hourly["total_load_mw"], plain.hourly["total_load_mw"], rtol=1e-12)
+    assert any("8784 hours" in n and "29 February" in n for n in out.hours_notes)
