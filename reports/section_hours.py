@@ -28,9 +28,12 @@ def _year(peaks: pd.DataFrame) -> tuple[int, int]:
 def _band(frame: pd.DataFrame, col: str) -> pd.Series:
     """'p50 (p10–p90)' text per region for one column."""
     wide = frame.pivot_table(index="region_id", columns="stat", values=col, aggfunc="first")
-    if not {"p10", "p50", "p90"} <= set(wide.columns):
-        return wide["central"].map(lambda v: f"{v:,.0f}")
-    return wide.apply(lambda r: f"{r['p50']:,.0f} ({r['p10']:,.0f}–{r['p90']:,.0f})", axis=1)
+    def show(r: pd.Series) -> str:
+        if any(pd.isna(r.get(k)) for k in ("p10", "p50", "p90")):  # no draws (or the national row)
+            return "–" if pd.isna(r.get("central")) else f"{r['central']:,.0f} (central only)"
+        return f"{r['p50']:,.0f} ({r['p10']:,.0f}–{r['p90']:,.0f})"
+
+    return wide.apply(show, axis=1)
 
 
 def _peaks_table(peaks: pd.DataFrame, scenario: str, year: int, base: int, names: dict[str, str], i: int):
@@ -45,8 +48,9 @@ def _peaks_table(peaks: pd.DataFrame, scenario: str, year: int, base: int, names
         out[f"{title} p50 (p10–p90)"] = _band(part, col)
         out[f"{title} central"] = cen[col]
     out = out.sort_values(f"peak increment since {base} MW central", ascending=False)
+    formats = {c: "{:,.0f}" for c in out.columns if c.endswith("central")}
     return frame_table(f"hours-peaks-{i}", f"Scenario {scenario}: peaks in {year} by province (MW)",
-                       out.reset_index())
+                       out.reset_index(), formats)
 
 
 def _flex_table(peaks: pd.DataFrame, year: int, names: dict[str, str]):
