@@ -3,20 +3,21 @@
 * ``hourly``: central run, the hourly years asked for (default: base year, 2030 when
   inside the horizon, end year), regions with an hourly system-load profile only.
 * ``headroom``: central run, hourly years, curtailment limits 0.25%, 0.5%, 1%.
-* ``peaks``: every year of the horizon, ``stat`` central / p10 / p50 / p90 (the draws'
-  peaks are exact, evaluated on each region's candidate hours, see ``models.peaks``);
-  ``region_id = ALL`` is the national coincident peak (sum over regions hour by hour,
-  central run only). ``system_peak_flex_mw`` (with flexible training water-filled) is a
-  central-run figure: water-filling needs every hour of every day, so its draws are not
-  computed (NaN in p10/p50/p90).
+* ``peaks``: every year of the horizon, ``stat`` central / p10 / p50 / p90 (central and
+  draws' peaks are exact, evaluated on each region's candidate hours, see ``models.peaks``).
+  ``system_peak_flex_mw`` (with flexible training water-filled) and ``region_id = ALL``
+  (the national coincident peak, regions summed hour by hour) need the 8,760-hour arrays:
+  they are central-run figures of the hourly years and the base year (NaN elsewhere).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from flows.errors import GridcastError
 from flows.schema import SYSTEM_HOURLY_FILE, SYSTEM_HOURLY_LEGACY_FILE, InputTables
@@ -57,7 +58,7 @@ HOURS_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "peaks": {
         "scenario": ("", "scenario name"),
-        "region_id": ("", "province, or ALL for the national coincident peak (central run only)"),
+        "region_id": ("", "province, or ALL for the national coincident peak (central run, hourly years)"),
         "year": ("year", "forecast year"),
         "stat": ("", "central, or p10/p50/p90 of the Monte Carlo draws (each column separately)"),
         "compute_peak_mw": ("MW", "peak hour of the compute load alone (= regional peak_load_mw without "
@@ -70,7 +71,8 @@ HOURS_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "compute_peak_contribution_mw": ("MW", "system_peak_mw - system_peak_without_compute_mw: what the whole "
                                          "compute load adds to the peak (version 1's coincident "
                                          "'peak_increment_mw')"),
-        "system_peak_flex_mw": ("MW", "peak hour of total_load_mw, training water-filled (central run only)"),
+        "system_peak_flex_mw": ("MW", "peak hour of total_load_mw, training water-filled (central run; hourly "
+                                "years and base year)"),
     },
     "headroom": {
         "scenario": ("", "scenario name"),
@@ -172,13 +174,30 @@ def _central_hours(share: np.ndarray, fleet: Fleet, noncompute: np.ndarray, fac:
     return {"system": b, "compute": load, "flex": flex}
 
 
-def _draw_peaks(share: np.ndarray, fleet: Fleet, season: np.ndarray, noncompute: np.ndarray,
-                fac: np.ndarray) -> np.ndarray:
-    """(D, R, T) exact system peak with compute, draw chunk by draw chunk."""
-    feats = np.stack([hour_features(share[r], fleet.load_factors, season) for r in range(len(share))])
-    cands = [candidate_hours(f) for f in feats]
-    width = max(len(c) for c in cands)
-    padded = np.stack([np.resize(c, width) for c in cands])  # repeats a candidate: same max
+_CANDIDATES: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _candidates(share: np.ndarray, fleet: Fleet, season: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features (R, 8760, 1 + W) and padded candidate hours (R, C), cached per shape and season.
+
+    Scenarios of a run share the profile and the load shapes, so the candidates are found
+    once per seasonal amplitude (the key is a digest of the inputs, not their identity).
+    """
+    key = hashlib.sha256(share.tobytes() + fleet.load_factors.tobytes() + season.tobytes()).digest()
+    if key not in _CANDIDATES:
+        feats = np.stack([hour_features(share[r], fleet.load_factors, season) for r in range(len(share))])
+        cands = [candidate_hours(f) for f in feats]
+        width = max(len(c) for c in cands)
+        padded = np.stack([np.resize(c, width) for c in cands])  # repeats a candidate: same max
+        if len(_CANDIDATES) > 8:
+            _CANDIDATES.clear()
+        _CANDIDATES[key] = (feats, padded)
+    return _CANDIDATES[key]
+
+
+def _system_peaks(cands: tuple[np.ndarray, np.ndarray], noncompute: np.ndarray, fac: np.ndarray) -> np.ndarray:
+    """(D, R, T) exact peak of B + L, draw chunk by draw chunk, on the candidate hours."""
+    feats, padded = cands
     out = np.empty(noncompute.shape)
     for start in range(0, len(out), _DRAW_CHUNK):
         part = slice(start, start + _DRAW_CHUNK)
@@ -226,42 +245,40 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
                          "headroom or system peaks for them")
     season = seasonal_modulation(scenario.seasonal.pue_amplitude)
     s = scenario.flexibility.training_shiftable_share[1]
-    nc = _noncompute_twh(baseline.paths(None), central.region_facility_twh)[0]  # (R, T)
-    fac = central.facility_twh[0]
-    hours = _central_hours(share[have], fleet, nc[have], fac[have], season, s)
-    nan_rt = np.full((len(ids), len(years)), np.nan)
-
-    def spread(values: np.ndarray) -> np.ndarray:  # regions with a profile -> all regions (NaN)
-        full = nan_rt.copy()
-        full[have] = values
-        return full
-
-    total = hours["system"] + hours["flex"]
-    without = spread(hours["system"].max(axis=-1))
-    c_fields = _peak_fields(central.region_peak_mw * season.max(), without[None],
-                            spread((hours["system"] + hours["compute"]).max(axis=-1))[None])
+    sel = [years.index(y) for y in resolve_hourly_years(scenario, hourly_years)]
+    nc = _noncompute_twh(baseline.paths(None), central.region_facility_twh)  # (1, R, T)
+    cands = _candidates(share, fleet, season)
+    mask = have[None, :, None]
+    peak_max = share.max(axis=1)[None, :, None] * 1e6
+    c_fields = _peak_fields(central.region_peak_mw * season.max(), np.where(mask, nc * peak_max, np.nan),
+                            np.where(mask, _system_peaks(cands, nc, central.facility_twh), np.nan))
     d_fields = None
     if draws is not None:
         nc_d = _noncompute_twh(baseline.paths(baseline_z), draws.region_facility_twh)
-        sys_d = _draw_peaks(share, fleet, season, nc_d, draws.facility_twh)
-        sys_d[:, ~have] = np.nan
-        without_d = np.where(have[None, :, None], nc_d * 1e6 * share.max(axis=1)[None, :, None], np.nan)
-        d_fields = _peak_fields(draws.region_peak_mw * season.max(), without_d, sys_d)
-    peaks = _peaks_frame(scenario.name, ids, years, c_fields, d_fields, spread(total.max(axis=-1)))
+        d_fields = _peak_fields(draws.region_peak_mw * season.max(), np.where(mask, nc_d * peak_max, np.nan),
+                                np.where(mask, _system_peaks(cands, nc_d, draws.facility_twh), np.nan))
+    # the 8,760-hour arrays of the hourly years and the base year: (R with a profile, years, 8760)
+    calc = sorted({0, *sel})
+    pos = [calc.index(i) for i in sel]
+    hours = _central_hours(share[have], fleet, nc[0][have][:, calc], central.facility_twh[0][have][:, calc],
+                           season, s)
+    total = hours["system"] + hours["flex"]
+    flex_peak = np.full((len(ids), len(years)), np.nan)
+    flex_peak[np.ix_(have, calc)] = total.max(axis=-1)
+    peaks = _peaks_frame(scenario.name, ids, years, c_fields, d_fields, flex_peak)
     if have.all():  # national coincident peak: every region's hours summed (central run)
-        nat = {k: v.sum(axis=0)[None, None] for k, v in hours.items()}  # (1, 1, T, 8760)
-        nat_fields = _peak_fields(central.national_peak_mw[None] * season.max(), nat["system"].max(axis=-1),
-                                  (nat["system"] + nat["compute"]).max(axis=-1))
-        national = _peaks_frame(scenario.name, np.array([NATIONAL_ID]), years, nat_fields, None,
+        nat = {k: v.sum(axis=0)[None, None] for k, v in hours.items()}  # (1, 1, years, 8760)
+        nat_fields = _peak_fields(central.national_peak_mw[:, calc][None] * season.max(),
+                                  nat["system"].max(axis=-1), (nat["system"] + nat["compute"]).max(axis=-1))
+        national = _peaks_frame(scenario.name, np.array([NATIONAL_ID]), [years[i] for i in calc], nat_fields, None,
                                 (nat["system"] + nat["flex"]).max(axis=-1)[0])
         peaks = pd.concat([peaks, national], ignore_index=True)
     out.peaks = _typed(peaks)
     if not have.any():
         return out
-    sel = [years.index(y) for y in resolve_hourly_years(scenario, hourly_years)]
     out.hourly = _hourly_frame(scenario.name, ids[have], [years[i] for i in sel],
-                               {k: v[:, sel] for k, v in hours.items()})
-    room = headroom_mw(total[:, sel], CURTAILMENT_LIMITS)  # (R, Ty, X)
+                               {k: v[:, pos] for k, v in hours.items()})
+    room = headroom_mw(total[:, pos], CURTAILMENT_LIMITS)  # (R, Ty, X)
     n_r, n_t, n_x = room.shape
     out.headroom = _typed(pd.DataFrame({
         "scenario": scenario.name,
@@ -273,18 +290,25 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     return out
 
 
+def _strings(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``labels[codes]`` as a pandas string column, built in Arrow (no Python string per row)."""
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array([str(x) for x in labels]))
+    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.string())))
+
+
 def _hourly_frame(name: str, ids: np.ndarray, years: list[int], hours: dict[str, np.ndarray]) -> pd.DataFrame:
     n_r, n_t, n_h = hours["system"].shape
-    return _typed(pd.DataFrame({
-        "scenario": pd.Categorical([name]).repeat(n_r * n_t * n_h),
-        "region_id": pd.Categorical(ids).repeat(n_t * n_h),
+    n = n_r * n_t * n_h
+    return pd.DataFrame({
+        "scenario": _strings(np.array([name]), np.zeros(n, dtype=np.int32)),
+        "region_id": _strings(ids, np.repeat(np.arange(n_r), n_t * n_h)),
         "year": np.tile(np.repeat(np.asarray(years, dtype=np.int32), n_h), n_r),
         "hour": np.tile(np.arange(n_h, dtype=np.int32), n_r * n_t),
         "system_load_mw": hours["system"].ravel(),
         "compute_load_mw": hours["compute"].ravel(),
         "compute_load_flex_mw": hours["flex"].ravel(),
         "total_load_mw": (hours["system"] + hours["flex"]).ravel(),
-    }))
+    })
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
