@@ -2,8 +2,9 @@
 
 On the shipped data (31 provinces, 2024-2035, flat baseline), for one scenario:
 
-* central hours: the 8,760-hour arrays of every year (system load, compute load,
-  water-filling), the ``hourly`` table of the hourly years, the headroom;
+* candidate hours: found once per run and seasonal amplitude;
+* central hours: the central peaks of every year, the 8,760-hour arrays of the hourly
+  years (system load, compute load, water-filling), the ``hourly`` table, the headroom;
 * draw peaks: the exact peaks of every draw and year on the candidate hours, against a
   brute-force evaluation over all 8,760 hours (for a few draws, scaled);
 * the ``hourly/`` Parquet folder: write time and size on disk.
@@ -22,10 +23,11 @@ import numpy as np
 
 from flows import outputs
 from flows.compute import all_ranges, fleet_from_inputs, simulate_draws
-from flows.hours import _profiles, hours_tables
+from flows.hours import _CANDIDATES, _candidates, _profiles, hours_tables
 from flows.scenarios import load_scenarios
 from flows.validate import load_inputs
 from models.engine import simulate
+from models.hourly import seasonal_modulation
 from models.sampling import central_params, draw_params, scenario_seed
 from models.summarize import Baseline
 
@@ -65,18 +67,27 @@ def main() -> None:
     draws = simulate_draws(fleet, sc, draw_params(ranges, args.draws, scenario_seed(1, sc.name)))
     z = np.random.default_rng(0).standard_normal((args.draws, len(fleet.region_ids)))
 
+    share, have = _profiles(inputs, fleet.region_ids)
+    season = seasonal_modulation(sc.seasonal.pue_amplitude)
+
+    def fresh() -> object:
+        _CANDIDATES.clear()
+        return _candidates(share, fleet, season)
+
+    t_cand, (_, padded) = _best(fresh, args.repeat)
     t_central, out = _best(lambda: hours_tables(inputs, fleet, sc, base, central, None, None), args.repeat)
     t_draws, _ = _best(lambda: hours_tables(inputs, fleet, sc, base, central, draws, z), args.repeat)
     n_hourly_years = out.hourly["year"].nunique()
     print(f"scenario {sc.name}: {len(fleet.region_ids)} provinces, {len(years)} years, "
           f"{n_hourly_years} hourly years, {args.draws} draws")
-    print(f"central hours (all years' 8760-h arrays, water-filling, hourly table, headroom): {t_central:.2f} s "
-          f"per scenario")
+    print(f"candidate hours, once per run (shared by scenarios with the same seasonal amplitude): {t_cand:.2f} s; "
+          f"at most {padded.shape[1]} candidate hours per province")
+    print(f"central hours (peaks of every year, 8760-h arrays of the hourly years, water-filling, hourly table, "
+          f"headroom): {t_central:.2f} s per scenario")
     print(f"draw peaks, exact on candidate hours ({args.draws} draws x {len(years)} years): "
           f"{t_draws - t_central:.2f} s per scenario, {1e3 * (t_draws - t_central) / len(years):.0f} ms per "
           "scenario-year")
 
-    share, have = _profiles(inputs, fleet.region_ids)
     k = 5  # brute force over all hours (one BLAS matmul) for k draws, scaled to the full draw count
     hod = np.arange(8760) % 24
     t0 = time.perf_counter()

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,19 +144,15 @@ def profile_note(inputs: InputTables) -> str:
 def _profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, 8760) shares of each region's annual sum (zeros without a profile) and (R,) has-profile."""
     hourly = inputs.system_hourly
-    share = np.zeros((len(region_ids), 8760))
-    have = np.zeros(len(region_ids), dtype=bool)
     if hourly is None:
-        return share, have
-    ordered = hourly.sort_values("hour_of_year")
-    cols = {str(c): c for c in ordered.columns if c != "hour_of_year"}
-    for i, r in enumerate(region_ids):  # once per region (31), not per hour
-        if str(r) in cols:
-            values = representative_year(ordered[cols[str(r)]].to_numpy(float))
-            total = values.sum()
-            if total > 0:
-                share[i], have[i] = values / total, True
-    return share, have
+        return np.zeros((len(region_ids), 8760)), np.zeros(len(region_ids), dtype=bool)
+    ordered = hourly.sort_values("hour_of_year").rename(columns=str)
+    values = representative_year(ordered.reindex(columns=[str(r) for r in region_ids]).to_numpy(float))  # (8760, R)
+    total = values.sum(axis=0)
+    have = np.isfinite(total) & (total > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(have[None, :], values / total[None, :], 0.0)
+    return share.T.copy(), have
 
 
 def _noncompute_twh(base_paths: np.ndarray, region_fac: np.ndarray) -> np.ndarray:
@@ -175,6 +172,7 @@ def _central_hours(share: np.ndarray, fleet: Fleet, noncompute: np.ndarray, fac:
 
 
 _CANDIDATES: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+_CANDIDATES_LOCK = threading.Lock()  # scenarios run on threads: one finds the candidates, the others reuse them
 
 
 def _candidates(share: np.ndarray, fleet: Fleet, season: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,15 +182,20 @@ def _candidates(share: np.ndarray, fleet: Fleet, season: np.ndarray) -> tuple[np
     once per seasonal amplitude (the key is a digest of the inputs, not their identity).
     """
     key = hashlib.sha256(share.tobytes() + fleet.load_factors.tobytes() + season.tobytes()).digest()
-    if key not in _CANDIDATES:
-        feats = np.stack([hour_features(share[r], fleet.load_factors, season) for r in range(len(share))])
-        cands = [candidate_hours(f) for f in feats]
-        width = max(len(c) for c in cands)
-        padded = np.stack([np.resize(c, width) for c in cands])  # repeats a candidate: same max
-        if len(_CANDIDATES) > 8:
-            _CANDIDATES.clear()
-        _CANDIDATES[key] = (feats, padded)
-    return _CANDIDATES[key]
+    with _CANDIDATES_LOCK:
+        return _CANDIDATES[key] if key in _CANDIDATES else _find_candidates(key, share, fleet, season)
+
+
+def _find_candidates(key: bytes, share: np.ndarray, fleet: Fleet, season: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Compute and cache the candidates (called with the lock held)."""
+    feats = np.stack([hour_features(share[r], fleet.load_factors, season) for r in range(len(share))])
+    cands = [candidate_hours(f) for f in feats]  # once per region (31), not per hour
+    width = max(len(c) for c in cands)
+    padded = np.stack([np.resize(c, width) for c in cands])  # repeats a candidate: same max
+    if len(_CANDIDATES) > 8:
+        _CANDIDATES.clear()
+    _CANDIDATES[key] = (feats, padded)
+    return feats, padded
 
 
 def _system_peaks(cands: tuple[np.ndarray, np.ndarray], noncompute: np.ndarray, fac: np.ndarray) -> np.ndarray:
