@@ -124,8 +124,8 @@ def resolve_hourly_years(scenario: Scenario, asked: tuple[int, ...] | None) -> l
     outside = [y for y in asked if y not in scenario.years]
     if outside:
         h = scenario.horizon
-        raise GridcastError(f"--hourly-years {outside[0]} is outside scenario {scenario.name!r}'s horizon "
-                            f"{h.base_year}-{h.end_year}")
+        raise GridcastError(f"--hourly-years {outside[0]} is outside the horizon of scenario {scenario.name!r} "
+                            f"({h.base_year}-{h.end_year})")
     return sorted(set(asked))
 
 
