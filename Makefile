@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	@$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev,dask,maps]'
+	@$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev,dask,maps,pypsa]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_mc.py
+	$(BIN)/python benchmarks/bench_hourly.py
 
 bench-mc: $(STAMP)
 	$(BIN)/python benchmarks/bench_mc.py

@@ -150,6 +150,10 @@ def run(
         str, typer.Option("--lang", help="Language of the report's own text: en (default) or zh (中文: "
                           "headings, captions, table headers and the province stories).")
     ] = "en",
+    hourly_years: Annotated[
+        str | None, typer.Option("--hourly-years", help="Years of the 8760-hour profiles and headroom, e.g. "
+                                 "2024,2030,2035 (default: base year, 2030, end year).")
+    ] = None,
 ) -> None:
     """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
     from flows.params import run_params
@@ -162,11 +166,17 @@ def run(
                             "like tcp://127.0.0.1:8786"))
 
     try:  # refuse bad values and bad scenarios before Prefect or any work starts
+        found = load_scenarios(scenario)
+        years = _parse_hourly_years(hourly_years)
+        if years:
+            from flows.hours import resolve_hourly_years
+
+            for s in found:
+                resolve_hourly_years(s.scenario, years)
         params = run_params(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
                             seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
                             overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
-                            lang=lang)
-        found = load_scenarios(scenario)
+                            lang=lang, hourly_years=years)
     except GridcastError as exc:
         _fail(exc)
     typer.echo(f"gridcast: {len(found)} scenario(s): {', '.join(s.name for s in found)}", err=True)
@@ -182,6 +192,17 @@ def run(
     typer.echo(f"gridcast: finished in {time.perf_counter() - t0:.1f} s", err=True)
     typer.echo(f"gridcast: outputs in {run_dir}")
     typer.echo(f"gridcast: report   {run_dir / 'report.html'}")
+
+
+def _parse_hourly_years(text: str | None) -> tuple[int, ...] | None:
+    """``"2024,2030"`` -> (2024, 2030); None or blank -> None (the default years)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
+    except ValueError:
+        raise GridcastError(f"--hourly-years {text!r}: expected years separated by commas, e.g. "
+                            "2024,2030,2035") from None
 
 
 def _register_more_commands() -> None:

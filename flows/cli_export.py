@@ -20,7 +20,8 @@ def export(
     out: Annotated[Path, typer.Option(
         "--out", help="Folder to write into. Refused if it is a run folder, or not empty unless --overwrite.")],
     run: RunSpec = None,
-    fmt: Annotated[str, typer.Option("--format", help="parquet, csv or xlsx.")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="parquet, csv, xlsx, or pypsa (a PyPSA CSV folder of one "
+                                     "scenario's hourly load in one year: --scenario NAME --years YEAR).")] = "csv",
     table: Annotated[list[str] | None, typer.Option(
         "--table", help="Table(s) to export, repeatable or comma-separated, or 'all' (default: every "
                         "planner table the run has: regional, national, turning_points, forecast, baseline, "
@@ -53,6 +54,8 @@ def export(
       gridcast export --region NX --layout wide --energy-unit 亿kWh --format xlsx --out /tmp/nx
 
       gridcast export --run 20260101T020000Z --table forecast,baseline --years 2025-2030 --out /tmp/x
+
+      gridcast export --format pypsa --scenario reference --years 2030 --out /tmp/pypsa
     """
     from flows.cli_more import _fail
     from flows.compare import describe_run, find_run
@@ -61,6 +64,9 @@ def export(
     try:
         folder = find_run(run)
         typer.echo(f"gridcast: {describe_run(folder, defaulted=run is None)}", err=True)
+        if fmt.lower() == "pypsa":
+            _export_pypsa(folder, out, scenario, years, overwrite)
+            return
         units = Units.parse(energy_unit, power_unit, layout)
         filters = ExportFilters(scenarios=tuple(scenario or ()), regions=tuple(region or ()),
                                 hubs=tuple(hub or ()), years=parse_years(years), tables=tuple(table or ()))
@@ -70,3 +76,19 @@ def export(
     rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
     typer.echo(f"gridcast: exported {rows} rows ({units.layout}, {units.energy}, {units.power}) as {fmt} "
                f"to {result.out}")
+
+
+def _export_pypsa(folder, out: Path, scenario: list[str] | None, years: str | None,  # noqa: ANN001
+                  overwrite: bool) -> None:
+    """One scenario's hourly total load in one year as a PyPSA CSV folder (flows.export_pypsa)."""
+    from flows.export import parse_years
+    from flows.export_pypsa import export_pypsa
+
+    if scenario and len(scenario) > 1:
+        raise GridcastError("--format pypsa exports one scenario: give --scenario once")
+    span = parse_years(years)
+    if span is not None and span[0] != span[1]:
+        raise GridcastError(f"--format pypsa exports one year: give --years YEAR, got {years!r}")
+    files = export_pypsa(folder, out, scenario[0] if scenario else None, span[0] if span else None,
+                         overwrite=overwrite)
+    typer.echo(f"gridcast: wrote a PyPSA CSV folder ({', '.join(f.name for f in files)}) to {files[0].parent}")

@@ -96,7 +96,8 @@ def scenario_toml(name: str, folder: Path | None) -> str:
     ]
     if data.get("extends"):
         lines.append(f"extends = {json.dumps(data['extends'])}")
-    for section in ("horizon", "growth", "hardware_efficiency_gain", "levers", "rebound", "hubs", "pue", "sources"):
+    for section in ("horizon", "growth", "hardware_efficiency_gain", "levers", "rebound", "hubs", "pue", "flexibility",
+                    "seasonal", "sources"):
         block = data.get(section)
         if not block:
             continue

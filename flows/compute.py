@@ -7,6 +7,7 @@ the seed, never on the chunk size or the task runner.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 
 from flows.costs import costs_for_scenario
 from flows.errors import InputError
+from flows.hours import hours_tables
 from flows.schema import InputTables
 from models.coincident import coincident_peak
 from models.engine import (
@@ -58,6 +60,10 @@ class ScenarioOutputs:
     coincident: pd.DataFrame | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     costs: pd.DataFrame | None = None
+    hourly: pd.DataFrame | None = None
+    headroom: pd.DataFrame | None = None
+    peaks: pd.DataFrame | None = None
+    hours_notes: list[str] = field(default_factory=list)
 
 
 def fleet_from_inputs(inputs: InputTables, near: pd.DataFrame | None = None) -> Fleet:
@@ -174,7 +180,9 @@ def coincident_table(system_hourly: pd.DataFrame, fleet: Fleet, scenario: Scenar
     The load without compute is the baseline less the base-year compute energy
     (``baseline - F(t0)``), shaped by the region's 2018 hourly profile; the compute
     load is each workload's average MW times its 24-hour factor. Their energies add
-    up to ``total_twh``.
+    up to ``total_twh``. ``compute_peak_contribution_mw`` is what the whole compute load
+    adds to the peak; ``peak_growth_since_base_mw`` is the with-compute peak's growth since
+    the base year (the first year of each region).
     """
     years = np.asarray(scenario.years)
     ids = fleet.region_ids
@@ -194,6 +202,8 @@ def coincident_table(system_hourly: pd.DataFrame, fleet: Fleet, scenario: Scenar
     if base.empty:
         return pd.DataFrame()
     out = coincident_peak(system_hourly, base, comp)
+    with_compute = out.groupby("region_id", sort=False)["system_peak_with_compute_mw"]
+    out["peak_growth_since_base_mw"] = out["system_peak_with_compute_mw"] - with_compute.transform("first")
     out.insert(0, "scenario", scenario.name)
     out["scenario"] = out["scenario"].astype("string")
     out["region_id"] = out["region_id"].astype("string")
@@ -201,7 +211,8 @@ def coincident_table(system_hourly: pd.DataFrame, fleet: Fleet, scenario: Scenar
 
 
 def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *, n_draws: int, seed: int,
-                 threshold: float = 0.05, fleet: Fleet | None = None) -> ScenarioOutputs:
+                 threshold: float = 0.05, fleet: Fleet | None = None,
+                 hourly_years: tuple[int, ...] | None = None) -> ScenarioOutputs:
     """Central run, optional Monte Carlo and every summary table of one scenario.
 
     Args:
@@ -211,6 +222,8 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
         n_draws: Monte Carlo draws (0 = central run only).
         seed: the run's seed (combined with the scenario name).
         threshold: year-on-year growth that counts as rising (fraction).
+        hourly_years: years of the ``hourly`` and ``headroom`` tables (default: base year,
+            2030 inside the horizon, end year).
     """
     fleet = fleet if fleet is not None else fleet_from_inputs(inputs)
     ranges = all_ranges(scenario, inputs)
@@ -236,4 +249,8 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     if hourly is not None:
         out.coincident = coincident_table(hourly, fleet, scenario, baseline, central)
     out.costs = costs_for_scenario(inputs, fleet, scenario, central, draw_sim, seed)
+    t_hours = time.perf_counter()
+    hours = hours_tables(inputs, fleet, scenario, baseline, central, draw_sim, z, hourly_years)
+    out.hourly, out.headroom, out.peaks, out.hours_notes = hours.hourly, hours.headroom, hours.peaks, hours.notes
+    out.timings_s["hours"] = time.perf_counter() - t_hours
     return out

@@ -116,6 +116,7 @@ EXPORT_TABLES: dict[str, ExportTable] = {
     "hourly": ExportTable(keys=("scenario", "region_id", "year", "hour"), partitioned=True, default=False),
     "headroom": ExportTable(keys=("scenario", "region_id", "year", "curtailment_limit")),
     "costs": ExportTable(national_rows=True, columns=_COSTS),
+    "peaks": ExportTable(national_rows=True),
 }
 
 

@@ -44,6 +44,8 @@ class RunParams(BaseModel):
                                      description="a scheduler address like tcp://HOST:PORT")
     # The report's own text: English or Chinese (reports/i18n.py).
     lang: Literal["en", "zh"] = Field(default="en", description="en or zh")
+    # Years of the hourly/ and headroom tables (None: base year, 2030 inside the horizon, end year).
+    hourly_years: tuple[int, ...] | None = None
 
 
 def _num(x: object) -> str:

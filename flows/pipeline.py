@@ -116,11 +116,12 @@ def fleet_task(inputs: InputTables) -> tuple[pd.DataFrame, Fleet]:
 
 @task(name="scenario", **_CPU)
 def scenario_task(inputs: InputTables, loaded: LoadedScenario, baseline: Baseline, draws: int, seed: int,
-                  threshold: float, fleet: Fleet | None = None) -> ScenarioOutputs:
+                  threshold: float, fleet: Fleet | None = None,
+                  hourly_years: tuple[int, ...] | None = None) -> ScenarioOutputs:
     """Central run, Monte Carlo draws and summaries of one scenario."""
     t0 = time.perf_counter()
     out = run_scenario(inputs, loaded.scenario, baseline, n_draws=draws, seed=seed, threshold=threshold,
-                       fleet=fleet)
+                       fleet=fleet, hourly_years=hourly_years)
     out.timings_s["simulate"] = time.perf_counter() - t0
     return out
 
@@ -132,7 +133,7 @@ def write_outputs_task(run_dir: Path, tables: dict[str, pd.DataFrame]) -> list[s
     for name, frame in tables.items():
         if frame is None or frame.empty:
             continue
-        if name in ("forecast", "regional"):
+        if name in ("forecast", "regional", "hourly"):
             outputs.write_partitioned(run_dir / name, frame, "scenario")
         else:
             outputs.write_parquet(run_dir / f"{name}.parquet", frame)
@@ -264,11 +265,14 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         _say(params, f"forecasting {len(scenarios)} scenarios x {params.draws} draws")
         futures = [
             scenario_task.submit(inputs, s, _align_baseline(base, fleet.region_ids, s.scenario.years),
-                                 params.draws, params.seed, params.rise_threshold, fleet)
+                                 params.draws, params.seed, params.rise_threshold, fleet, params.hourly_years)
             for s in scenarios
         ]
         results = [f.result() for f in futures]
         lap("forecast")
+        hours_notes = list(dict.fromkeys(n for r in results for n in r.hours_notes))
+        for note in hours_notes:
+            _say(params, note)
         out_tables = _collect(results, base, inputs, scenarios, near)
         names = _output_names(out_tables)
         runfolder.plan_outputs(run_dir, run_id, names)
@@ -280,7 +284,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         written = write_outputs_task.submit(run_dir, out_tables) if local else None
         if not local:
             write_outputs_task(run_dir, out_tables)
-        meta = {**record, "timings_s": timings, "versions": _versions(),
+        meta = {**record, "hours_notes": hours_notes, "timings_s": timings, "versions": _versions(),
                 "scenarios": {s.name: {"description": s.scenario.description, "chain": list(s.chain),
                                         "resolved": s.scenario.model_dump(mode="json")} for s in scenarios}}
         report_task(run_dir, inputs, out_tables, meta)
@@ -347,6 +351,9 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "sensitivity": cat("sensitivity"),
         "coincident_peak": cat("coincident"),
         "costs": cat("costs"),
+        "hourly": cat("hourly"),
+        "headroom": cat("headroom"),
+        "peaks": cat("peaks"),
         "baseline": base.forecast,
         "backtest": base.backtest,
         "hub_assignment": pd.concat(hub_frames, ignore_index=True),

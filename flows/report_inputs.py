@@ -190,5 +190,7 @@ def build_report(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFr
             tables["regional"],
             first,
         ),
+        hours={"peaks": tables.get("peaks"), "headroom": tables.get("headroom"),
+               "notes": meta.get("hours_notes", [])},
     )
     return render_report(report_inputs, Path(run_dir) / "report.html")

@@ -29,7 +29,10 @@ from typing import Literal
 import pandas as pd
 
 __all__ = [
+    "HOURS_PER_LEAP_YEAR",
     "HOURS_PER_YEAR",
+    "SYSTEM_HOURLY_FILE",
+    "SYSTEM_HOURLY_LEGACY_FILE",
     "LOAD_SHAPE_MEAN_TOLERANCE",
     "MAX_TEXT_CHARS",
     "OBSERVED_QUANTITIES",
@@ -57,6 +60,12 @@ LOAD_SHAPE_MEAN_TOLERANCE = 1e-6
 """Allowed |mean - 1| of the 24 hourly factors of one workload."""
 
 HOURS_PER_YEAR = 8760
+HOURS_PER_LEAP_YEAR = 8784
+
+SYSTEM_HOURLY_FILE = "system_hourly_load_mw.csv"
+"""The optional hourly system-load input."""
+SYSTEM_HOURLY_LEGACY_FILE = "system_hourly_load_2018_mw.csv"
+"""Version 1's name of the same input, still accepted (read when the new name is absent)."""
 
 MAX_TEXT_CHARS = 500
 """Longest cell (or header name) of an input file, in characters."""
@@ -385,8 +394,10 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "system_hourly",
-            "system_hourly_load_2018_mw.csv",
-            "Optional: hourly total system load per region in 2018, one column per region.",
+            SYSTEM_HOURLY_FILE,
+            "Optional: hourly total system load per region over one year (any metered year, "
+            f"or the shipped 2018 reconstruction; {SYSTEM_HOURLY_LEGACY_FILE} is read when "
+            "this file is absent), one column per region. Only the shape is used.",
             (
                 Column(
                     "hour_of_year",
@@ -394,7 +405,7 @@ TABLES: dict[str, Table] = {
                     "hour",
                     "Hour of the year, 0 = Jan 1 00:00.",
                     low=0,
-                    high=HOURS_PER_YEAR - 1,
+                    high=HOURS_PER_LEAP_YEAR - 1,
                 ),
             ),
             key=("hour_of_year",),
@@ -407,7 +418,9 @@ TABLES: dict[str, Table] = {
                 low=0,
             ),
             rules=(
-                f"exactly {HOURS_PER_YEAR} rows",
+                f"{HOURS_PER_YEAR} rows (hour_of_year 0-{HOURS_PER_YEAR - 1}), or "
+                f"{HOURS_PER_LEAP_YEAR} for a leap year, whose 29 February (hours 1416-1439) "
+                "is dropped to make the 8760-hour representative year",
                 "every region column has a positive total",
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),

@@ -36,9 +36,12 @@ import pyarrow.csv as pacsv
 
 from flows.errors import MAX_LISTED, InputError, InputProblem
 from flows.schema import (
+    HOURS_PER_LEAP_YEAR,
+    HOURS_PER_YEAR,
     LOAD_SHAPE_MEAN_TOLERANCE,
     MAX_TEXT_CHARS,
     SOURCE_ROW,
+    SYSTEM_HOURLY_LEGACY_FILE,
     TABLES,
     WORKLOADS,
     Column,
@@ -143,8 +146,8 @@ def load_inputs(data_dir: Path) -> InputTables:
     Args:
         data_dir: directory holding ``regions.csv``, ``hub_nodes.csv``,
             ``compute_centers.csv``, ``pue_assumptions.csv``, ``demand_history.csv``,
-            ``load_shapes.csv`` and optionally ``system_hourly_load_2018_mw.csv`` and
-            ``published_estimates.csv``.
+            ``load_shapes.csv`` and optionally ``published_estimates.csv`` and
+            ``system_hourly_load_mw.csv`` (or version 1's ``system_hourly_load_2018_mw.csv``).
 
     Returns:
         The typed tables (index ``source_row``), the raw text and the files' sha256.
@@ -159,6 +162,9 @@ def load_inputs(data_dir: Path) -> InputTables:
     hashes: dict[str, str] = {}
     for table in TABLES.values():
         path = data_dir / table.file
+        if table.name == "system_hourly" and not path.is_file():
+            table = replace(table, file=SYSTEM_HOURLY_LEGACY_FILE)  # version 1's name
+            path = data_dir / table.file
         if not path.is_file():
             if table.optional:
                 continue
@@ -767,12 +773,20 @@ def _check_system_hourly(frame: pd.DataFrame, table: Table) -> None:
             _problem(table.file, "the region's hourly load is zero all year; its profile needs "
                      "a positive total", column=name)
     n = len(frame)
-    if n != 8760:
-        missing = sorted(set(range(8760)) - set(frame["hour_of_year"]))
-        hint = f"; hour_of_year {missing[0]} is missing" if missing else ""
-        _problem(
+    rule = (f"must have {HOURS_PER_YEAR} rows (hour_of_year 0-{HOURS_PER_YEAR - 1}), or "
+            f"{HOURS_PER_LEAP_YEAR} for a leap year (0-{HOURS_PER_LEAP_YEAR - 1})")
+    expected = n if n in (HOURS_PER_YEAR, HOURS_PER_LEAP_YEAR) else HOURS_PER_YEAR
+    missing = np.setdiff1d(np.arange(expected), frame["hour_of_year"].to_numpy())
+    if n != expected:
+        hint = f"; hour_of_year {missing[0]} is missing" if len(missing) else ""
+        raise InputError(table.file, f"{rule}, got {n}{hint}", column="hour_of_year")
+    if len(missing):  # n distinct hours (the key is unique) but not 0..n-1
+        beyond = frame["hour_of_year"].to_numpy() >= n
+        raise InputError(
             table.file,
-            f"must have exactly 8760 rows (hour_of_year 0-8759), got {n}{hint}",
+            f"with {n} rows hour_of_year runs 0-{n - 1}; got {int(frame['hour_of_year'].iloc[int(np.argmax(beyond))])} "
+            f"and hour_of_year {missing[0]} is missing",
+            row=int(frame.index[int(np.argmax(beyond))]),
             column="hour_of_year",
         )
 

@@ -34,7 +34,14 @@ import pandas as pd
 import pyarrow as pa
 
 from flows.errors import GridcastError, StorageError, WarehouseBusyError
-from flows.schema import SOURCE_ROW, TABLES, InputTables, Table, cast_typed
+from flows.schema import (
+    SOURCE_ROW,
+    SYSTEM_HOURLY_LEGACY_FILE,
+    TABLES,
+    InputTables,
+    Table,
+    cast_typed,
+)
 
 __all__ = [
     "INPUTS_TABLE",
@@ -330,6 +337,7 @@ def _write_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame)
 def _inputs_frame(tables: InputTables) -> pd.DataFrame:
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     by_file = {t.file: t for t in TABLES.values()}
+    by_file[SYSTEM_HOURLY_LEGACY_FILE] = TABLES["system_hourly"]  # version 1's name, still read
     rows = [
         (file, digest, len(getattr(tables, by_file[file].name)), loaded_at)
         for file, digest in tables.hashes.items()

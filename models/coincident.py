@@ -43,7 +43,8 @@ def coincident_peak(
     Returns:
         New frame, one row per region-year of ``baseline_twh`` in its order: ``region_id``,
         ``year``, ``system_peak_mw`` (peak without compute, MW),
-        ``system_peak_with_compute_mw`` (MW), ``peak_increment_mw`` (the difference, MW),
+        ``system_peak_with_compute_mw`` (MW), ``compute_peak_contribution_mw`` (the difference: what the whole compute
+        load adds to the peak, MW; not its growth since the base year),
         ``compute_at_system_peak_mw`` (compute load in the hour of the with-compute
         peak, MW; the first such hour on ties).
 
@@ -56,7 +57,7 @@ def coincident_peak(
         >>> base = pd.DataFrame({"region_id": ["R"], "year": [2030], "baseline_twh": [1e-4]})
         >>> comp = pd.DataFrame({"region_id": "R", "year": 2030, "hour": range(24),
         ...                      "compute_mw": [0.0] * 23 + [10.0]})
-        >>> coincident_peak(prof, base, comp)["peak_increment_mw"].tolist()
+        >>> coincident_peak(prof, base, comp)["compute_peak_contribution_mw"].tolist()
         [10.0]
     """
     regions = baseline_twh["region_id"].astype(str).to_numpy()
@@ -84,7 +85,7 @@ def coincident_peak(
             "year": baseline_twh["year"].to_numpy(dtype=np.int64),
             "system_peak_mw": peak,
             "system_peak_with_compute_mw": peak_with,
-            "peak_increment_mw": peak_with - peak,
+            "compute_peak_contribution_mw": peak_with - peak,
             "compute_at_system_peak_mw": at_peak,
         }
     )

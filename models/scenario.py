@@ -198,6 +198,9 @@ def _emission_ranges(block: Emissions) -> dict[str, tuple[float, float, float]]:
     return out
 
 
+from models.flexibility import Flexibility, Seasonal, hourly_ranges  # noqa: E402 - needs Param above
+
+
 class Scenario(_Strict):
     """One fully resolved scenario (after ``extends`` is applied)."""
 
@@ -214,6 +217,8 @@ class Scenario(_Strict):
     # keys are dotted parameter names (``levers.<name>.<key>``): longer than one name
     sources: dict[Annotated[str, Field(max_length=4 * MAX_NAME_CHARS)], Text] = Field(default_factory=dict)
     emissions: Emissions = Field(default_factory=Emissions)
+    flexibility: Flexibility = Field(default_factory=Flexibility)
+    seasonal: Seasonal = Field(default_factory=Seasonal)
 
     @model_validator(mode="after")
     def _years(self) -> Scenario:
@@ -254,6 +259,9 @@ def parameter_ranges(scenario: Scenario) -> dict[str, tuple[float, float, float]
     for zone, cap in scenario.pue.new_build_cap.items():
         out[f"pue.new_build_cap.{zone}.value"] = cap.value
     out.update(_emission_ranges(scenario.emissions))
+    # drawn only when set: an unused parameter must not shift every other parameter's draws
+    if scenario.flexibility.training_shiftable_share != (0.0, 0.0, 0.0):
+        out.update(hourly_ranges(scenario.flexibility))
     return out
 
 

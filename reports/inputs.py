@@ -49,6 +49,8 @@ class ReportInputs:
     costs: pd.DataFrame | None = None
     pipeline: pd.DataFrame | None = None
     observed: pd.DataFrame | None = None
+    # hourly model: {"peaks": frame, "headroom": frame, "notes": [str]} (reports.section_hours)
+    hours: dict | None = None
 
 
 def present(frame: pd.DataFrame | None) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures, i18n, section_costs, section_pipeline, section_province
+from reports import figures, i18n, section_costs, section_hours, section_pipeline, section_province
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -71,6 +71,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.pipeline, section_pipeline.section),
     ]
     sections += [build(inputs) for frame, build in optional if present(frame)]
+    sections += [s for s in (section_hours.section(inputs),) if s is not None]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]
     meta = inputs.metadata
     lang = report_language(meta)
@@ -439,17 +440,17 @@ def _coincident_section(inputs: ReportInputs) -> Section:
     for i, s in enumerate(scenarios):
         part = co.loc[co["scenario"].astype(str) == s]
         wide = part.loc[part["year"].isin(years)].pivot_table(
-            index="region_id", columns="year", values="peak_increment_mw", aggfunc="first"
+            index="region_id", columns="year", values="compute_peak_contribution_mw", aggfunc="first"
         )
-        wide.columns = [f"{y} increment MW" for y in wide.columns]
+        wide.columns = [f"{y} compute adds MW" for y in wide.columns]
         last = part.loc[part["year"] == end].set_index("region_id")
         wide[f"{end} system peak MW"] = last["system_peak_mw"]
         wide[f"{end} with compute MW"] = last["system_peak_with_compute_mw"]
-        wide[f"{end} increment share"] = last["peak_increment_mw"] / last["system_peak_mw"]
-        wide = wide.sort_values(f"{end} increment MW", ascending=False)
+        wide[f"{end} compute share of peak"] = last["compute_peak_contribution_mw"] / last["system_peak_mw"]
+        wide = wide.sort_values(f"{end} compute adds MW", ascending=False)
         wide.insert(0, "name", wide.index.map(lambda r: names.get(r, r)))
         formats = {c: "{:,.0f}" for c in wide.columns if c.endswith("MW")} | {
-            f"{end} increment share": "{:.1%}"
+            f"{end} compute share of peak": "{:.1%}"
         }
         tables.append(
             frame_table(
@@ -466,7 +467,7 @@ def _coincident_section(inputs: ReportInputs) -> Section:
             Text(
                 [
                     f"What compute centres add to each province's system peak (MW) at {', '.join(map(str, years))}, "
-                    "largest first; share = increment / system peak without compute."
+                    "largest first; share = what compute adds / system peak without compute (the whole compute load, not its growth since the base year; see the hours section for growth)."
                 ]
             ),
             TableGroup("coincident", "Scenario:", scenarios, tables),

@@ -197,3 +197,26 @@ def test_bad_input_is_refused_in_one_line_and_warehouse_kept(tmp_path: Path) -> 
     with duckdb.connect(str(wh), read_only=True) as con:
         after = con.execute("SELECT * FROM core_compute_centers ORDER BY center_id").fetchall()
     assert after == before
+
+
+def test_hourly_profiles_sum_to_the_annual_tables(run_dir: Path) -> None:
+    """hourly/: default years, every province, energies and peaks equal the regional table's."""
+    hourly = str(run_dir / "hourly" / "**" / "*.parquet")
+    reg = str(run_dir / "regional" / "**" / "*.parquet")
+    shape = _q(f"SELECT count(DISTINCT scenario), list(DISTINCT year ORDER BY year), count(DISTINCT region_id), "
+               f"max(hour) FROM read_parquet('{hourly}', hive_partitioning=true)")
+    assert shape[0][1:] == ([2024, 2030, 2035], 31, 8759)
+    worst = _q(f"""
+        WITH h AS (SELECT scenario, region_id, year, sum(compute_load_mw) / 1e6 AS f, sum(total_load_mw) / 1e6 AS t,
+                          max(compute_load_mw) AS pk
+                   FROM read_parquet('{hourly}', hive_partitioning=true) GROUP BY ALL)
+        SELECT max(abs(h.f - r.facility_energy_twh)), max(abs(h.t - r.total_twh) / r.total_twh),
+               max(abs(h.pk - r.peak_load_mw)), count(*)
+        FROM h JOIN read_parquet('{reg}', hive_partitioning=true) r USING (scenario, region_id, year)
+        WHERE r.stat = 'central'""")[0]
+    assert worst[0] < 1e-9 and worst[1] < 1e-12 and worst[2] < 1e-6 and worst[3] == shape[0][0] * 31 * 3
+    limits = _q(f"SELECT list(DISTINCT curtailment_limit ORDER BY curtailment_limit), min(headroom_mw) "
+                f"FROM read_parquet('{run_dir / 'headroom.parquet'}')")[0]
+    assert limits[0] == [0.0025, 0.005, 0.01] and limits[1] >= 0
+    stats = _q(f"SELECT list(DISTINCT stat ORDER BY stat) FROM read_parquet('{run_dir / 'peaks.parquet'}')")[0][0]
+    assert stats == ["central", "p10", "p50", "p90"]

@@ -15,7 +15,8 @@ from flows.errors import ScenarioError
 from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios, resolve_scenario
 from models.scenario import parameter_ranges
 
-SHIPPED = ("distributed_small", "domestic_chips", "efficiency_led", "green_hubs", "green_relaxed", "hub_push",
+SHIPPED = ("distributed_small", "domestic_chips", "efficiency_led", "flexible_training", "green_hubs",
+           "green_relaxed", "hub_push",
            "jevons_backfire", "reference")
 REFERENCE = tomllib.loads((SHIPPED_SCENARIOS / "reference.toml").read_text(encoding="utf-8"))
 
@@ -210,6 +211,10 @@ def test_shipped_scenarios_say_what_their_names_promise() -> None:
     small = got["distributed_small"]
     assert small.pue.new_build_small_medium_share == (0.4, 0.5, 0.6)
     assert set(_overrides("hub_push")) == {"hubs", "pue"}
+    flex = got["flexible_training"]
+    assert ref.flexibility.training_shiftable_share == (0.0, 0.0, 0.0)
+    assert 0 < flex.flexibility.training_shiftable_share[1] <= 1
+    assert set(_overrides("flexible_training")) == {"flexibility"}
 
 
 # --- gridcast scenarios --------------------------------------------------------

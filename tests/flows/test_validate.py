@@ -542,6 +542,19 @@ def test_system_hourly_loads(tmp_path: Path) -> None:
     assert s["XJ"].iloc[25] == 101.5
 
 
+def test_system_hourly_new_name_and_leap_year(tmp_path: Path) -> None:
+    """A metered leap year (8784 rows) under the new file name loads whole; the model drops 29 Feb."""
+    write(tmp_path, {"system_hourly_load_mw.csv": hourly(hours=range(8784))})
+    t = load_inputs(tmp_path)
+    assert t.system_hourly is not None and t.system_hourly.shape == (8784, 3)
+    assert "system_hourly_load_mw.csv" in t.hashes and SYSTEM not in t.hashes
+
+
+def test_system_hourly_error_names_the_file_read(tmp_path: Path) -> None:
+    write(tmp_path, {"system_hourly_load_mw.csv": set_cell(hourly(), 10, "XJ", "-5")})
+    expect_error(tmp_path, "system_hourly_load_mw.csv", 10, "XJ", "must be >= 0, got -5")
+
+
 @pytest.mark.parametrize(
     ("content", "row", "column", "rule"),
     [
@@ -550,13 +563,16 @@ def test_system_hourly_loads(tmp_path: Path) -> None:
             hourly(hours=range(8759)),
             None,
             "hour_of_year",
-            "must have exactly 8760 rows (hour_of_year 0-8759), got 8759; hour_of_year 8759 is missing",
+            "must have 8760 rows (hour_of_year 0-8759), or 8784 for a leap year (0-8783), got 8759; "
+            "hour_of_year 8759 is missing",
         ),
-        (hourly(hours=range(1, 8761)), 8761, "hour_of_year", "must be in [0, 8759], got 8760"),
+        (hourly(hours=range(1, 8761)), 8761, "hour_of_year",
+         "with 8760 rows hour_of_year runs 0-8759; got 8760 and hour_of_year 0 is missing"),
+        (hourly(hours=range(8785)), 8786, "hour_of_year", "must be in [0, 8783], got 8784"),
         (set_cell(hourly(), 10, "XJ", "-5"), 10, "XJ", "must be >= 0, got -5"),
         (set_cell(hourly(), 10, "BJ", ""), 10, "BJ", "a value is required"),
     ],
-    ids=["unknown region", "short", "one-based hours", "negative", "empty"],
+    ids=["unknown region", "short", "one-based hours", "too long", "negative", "empty"],
 )
 def test_system_hourly_rules(
     tmp_path: Path, content: str, row: int | None, column: str, rule: str

@@ -58,6 +58,15 @@ def table_names(db: Path) -> set[str]:
         con.close()
 
 
+def test_round_trip_of_the_hourly_input_under_its_new_name(tmp_path: Path) -> None:
+    tables = inputs(tmp_path / "data", {"system_hourly_load_mw.csv": hourly(hours=range(8784))})
+    db = tmp_path / "w.duckdb"
+    store_inputs(db, tables)
+    back = read_inputs(db)
+    assert back.system_hourly is not None and back.system_hourly.shape == (8784, 3)
+    assert "system_hourly_load_mw.csv" in back.hashes
+
+
 def test_round_trip(tmp_path: Path) -> None:
     tables = inputs(tmp_path / "data", {SYSTEM: hourly()})
     db = tmp_path / "state" / "nested" / "w.duckdb"

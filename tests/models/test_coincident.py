@@ -49,14 +49,14 @@ def test_hand_worked_two_regions_48_hours():
         "year",
         "system_peak_mw",
         "system_peak_with_compute_mw",
-        "peak_increment_mw",
+        "compute_peak_contribution_mw",
         "compute_at_system_peak_mw",
     ]
     assert out["region_id"].tolist() == ["A", "B", "B"]
     assert out["year"].tolist() == [2030, 2030, 2031]
     np.testing.assert_allclose(out["system_peak_mw"], [3.0, 8.0, 16.0])
     np.testing.assert_allclose(out["system_peak_with_compute_mw"], [6.0, 9.0, 16.0])
-    np.testing.assert_allclose(out["peak_increment_mw"], [3.0, 1.0, 0.0])
+    np.testing.assert_allclose(out["compute_peak_contribution_mw"], [3.0, 1.0, 0.0])
     np.testing.assert_allclose(out["compute_at_system_peak_mw"], [5.0, 1.0, 0.0])
 
 
@@ -86,5 +86,5 @@ def test_increment_bounded_by_compute(energy_twh, compute):
     # Closed form without compute: energy spread over the shape, peak share 3/52.
     assert out["system_peak_mw"] == pytest.approx(energy_twh * 1e6 * 3 / 52)
     tol = 1e-9 * (out["system_peak_mw"] + max(compute))
-    assert -tol <= out["peak_increment_mw"] <= max(compute) + tol
+    assert -tol <= out["compute_peak_contribution_mw"] <= max(compute) + tol
     assert out["compute_at_system_peak_mw"] in compute

@@ -276,7 +276,7 @@ def _optional_frames(
     co = co.to_frame(index=False)
     inc = 10.0 + (co["year"] - years[0]) * 5.0
     coincident = co.assign(
-        system_peak_mw=20000.0, system_peak_with_compute_mw=20000.0 + inc, peak_increment_mw=inc
+        system_peak_mw=20000.0, system_peak_with_compute_mw=20000.0 + inc, compute_peak_contribution_mw=inc
     )
     return {
         "assumptions": assumptions,
