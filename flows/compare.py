@@ -61,7 +61,7 @@ COMPARE_METRICS: tuple[str, ...] = ("facility_energy_twh", "peak_load_mw", "tota
 # Further run tables compared the same way, written as compare_<table>: one line each,
 # table -> (key columns, compared columns). A table some item lacks is left out.
 COMPARE_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "coincident_peak": (("region_id", "year"), ("system_peak_with_compute_mw", "peak_increment_mw")),
+    "coincident_peak": (("region_id", "year"), ("system_peak_with_compute_mw", "compute_peak_contribution_mw")),
 }
 # The ScenarioOutputs field holding a table, where its name differs from the run table's.
 OUTPUT_FIELDS: dict[str, str] = {"coincident_peak": "coincident"}

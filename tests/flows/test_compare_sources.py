@@ -175,8 +175,8 @@ def test_registered_extra_tables_are_compared(run_dir: Path, tmp_path: Path) -> 
                     "[hubs]\ntraining_shift_to_hubs = [0.9, 0.9, 0.9]\n", encoding="utf-8")
     comp = compare_items(resolve_items(["data/scenarios/reference.toml", str(mine)], [str(run_dir)], draws=0))
     table = comp.tables()["compare_coincident_peak"]
-    wide = table.pivot_table(index=["region_id", "year"], columns="scenario", values="peak_increment_mw")
-    got = table[table["scenario"] == "mine"].set_index(["region_id", "year"])["peak_increment_diff_mw"]
+    wide = table.pivot_table(index=["region_id", "year"], columns="scenario", values="compute_peak_contribution_mw")
+    got = table[table["scenario"] == "mine"].set_index(["region_id", "year"])["compute_peak_contribution_diff_mw"]
     by_hand = (wide["mine"] - wide["reference"]).reindex(got.index)
     np.testing.assert_allclose(got.to_numpy(), by_hand.to_numpy(), atol=1e-9)
     assert by_hand.abs().max() > 0

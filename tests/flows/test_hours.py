@@ -260,11 +260,14 @@ def test_cli_exports_pypsa_and_hourly_wide(run_folder: Path, tmp_path: Path) -> 
                               "--years", "2030-2035"])
     assert two.exit_code == 2 and "one year" in two.output
     csv = runner.invoke(app, ["export", "--run", str(run_folder), "--out", str(tmp_path / "csv"), "--format", "csv",
-                              "--hourly", "wide", "--years", "2030"])
+                              "--table", "peaks,headroom,hourly", "--years", "2030"])
     assert csv.exit_code == 0, csv.output
-    assert {"peaks.csv", "headroom.csv", "hourly_wide.csv"} <= {p.name for p in (tmp_path / "csv").iterdir()}
+    assert {"peaks.csv", "headroom.csv", "hourly.csv"} <= {p.name for p in (tmp_path / "csv").iterdir()}
     cols = pd.read_csv(tmp_path / "csv" / "columns.csv")
-    assert {"peaks", "headroom", "hourly_wide"} <= set(cols["table"])
+    assert {"peaks", "headroom", "hourly"} <= set(cols["table"])
+    hourly = pd.read_csv(tmp_path / "csv" / "hourly.csv")
+    assert set(hourly["year"]) == {2030}
+    assert len(hourly) == 8760 * hourly["region_id"].nunique() * hourly["scenario"].nunique()
 
 
 def test_cli_hourly_years_parse() -> None:
