@@ -390,6 +390,27 @@ TABLES: dict[str, Table] = {
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),
         ),
+        Table(
+            "statistical_breaks",
+            "statistical_breaks.csv",
+            "Optional: known changes of statistical scope in demand_history (one per region).",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column(
+                    "year",
+                    "int64",
+                    "year",
+                    "First year of the new scope; the baseline treats the jump into it as a "
+                    "level shift, not growth (a year outside the region's history is ignored).",
+                    low=1900,
+                    high=2100,
+                ),
+                Column("reason", "string", "", "What changed, in a sentence."),
+                Column("source", "string", "", "Where the break is documented."),
+            ),
+            key=("region_id",),
+            optional=True,
+        ),
     )
 }
 
@@ -463,6 +484,8 @@ class InputTables:
         system_hourly: the optional wide hourly load (MW), or None when the file is absent.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
+        statistical_breaks: the optional break years (region_id, year, reason, source),
+            or None when the file is absent.
     """
 
     regions: pd.DataFrame
@@ -474,6 +497,7 @@ class InputTables:
     system_hourly: pd.DataFrame | None
     raw: dict[str, pd.DataFrame]
     hashes: dict[str, str]
+    statistical_breaks: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""
