@@ -32,6 +32,7 @@ import pandas as pd
 from flows import outputs
 from flows.errors import GridcastError
 from flows.settings import DEFAULT_OUT
+from models.observed_growth import observed_growth_flags
 
 __all__ = [
     "COMPARE_STATS",
@@ -330,7 +331,8 @@ def summary_text(comp: Comparison, year: int = 2030) -> str:
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     title = (f"National compute-centre facility electricity, central run (TWh/yr); run {comp.run.run_id}")
-    return "\n".join([title, line(head), rule, *(line(b) for b in body)])
+    observed = observed_growth_flags(comp.national)["sentence"].tolist()  # issue 12 item 6
+    return "\n".join([title, line(head), rule, *(line(b) for b in body), *observed])
 
 
 def _default_out(comp: Comparison) -> Path:

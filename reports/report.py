@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures
+from reports import figures, section_baseline, section_observed
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -48,6 +48,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
     """
     sections = [
         _summary_section(inputs),
+        section_observed.section(inputs),
         _where_section(inputs),
         _provinces_section(inputs),
         _turning_points_section(inputs),
@@ -57,7 +58,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.rise_odds, _rise_odds_section),
         (inputs.sensitivity, _sensitivity_section),
         (inputs.coincident, _coincident_section),
-        (inputs.backtest, _backtest_section),
+        (inputs.backtest, section_baseline.section),
     ]
     sections += [build(inputs) for frame, build in optional if present(frame)]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]
@@ -449,23 +450,6 @@ def _coincident_section(inputs: ReportInputs) -> Section:
                 ]
             ),
             TableGroup("coincident", "Scenario:", scenarios, tables),
-        ],
-    )
-
-
-def _backtest_section(inputs: ReportInputs) -> Section:
-    bt = inputs.backtest.sort_values(["region_id", "model"])
-    return Section(
-        "backtest",
-        "Baseline backtest",
-        [
-            Text(
-                [
-                    "Rolling-origin backtest of the baseline (non-compute) demand models; MASE < 1 beats the drift "
-                    "forecast; coverage80 should be near 80 %. 'selected' marks the model used."
-                ]
-            ),
-            frame_table("backtest-table", "Backtest by region and model", bt),
         ],
     )
 
