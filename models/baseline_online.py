@@ -250,6 +250,7 @@ def backtest_table(points: pd.DataFrame, online: pd.DataFrame, horizon: int) -> 
         ),
         on=_KEY,
     )
+    errors["origin"] = errors["region_id"].astype(str) + "|" + errors["origin_year"].astype(str)
     pooled = pd.concat([errors, errors.assign(region_id="ALL")], ignore_index=True)
     pooled = pd.concat([pooled, pooled.assign(h=0)], ignore_index=True)
     table = _metrics(pooled)
@@ -293,13 +294,13 @@ def _scored(
 def _metrics(err: pd.DataFrame) -> pd.DataFrame:
     """Counts, MAPE, MASE against drift and coverage per region, model and horizon.
 
+    ``err`` carries ``origin`` (region and origin year), so pooled rows count
+    province-years.
+
     The same formulas as scikit-learn's ``mean_absolute_percentage_error`` and
     ``mean_absolute_error`` (the tests check them against it), grouped in one pass.
     """
-    frame = err.assign(
-        ape=err["abs_err"] / err["actual_twh"].abs(),
-        origin=err["region_id"].astype(str) + "|" + err["origin_year"].astype(str),
-    )
+    frame = err.assign(ape=err["abs_err"] / err["actual_twh"].abs())
     grp = frame.groupby(["region_id", "model", "h"], sort=True)
     out = grp.agg(
         n_origins=("origin", "nunique"),

@@ -172,6 +172,7 @@ def test_backtest_metrics_match_scikit_learn():
     inside = (scored["log_actual"] >= scored["lo"]) & (scored["log_actual"] <= scored["hi"])
     assert row["coverage80"] == pytest.approx(inside.mean())
     assert row["n_points"] == len(scored)
+    assert row["n_origins"] == len(scored[["region_id", "origin_year"]].drop_duplicates())
     assert bool(row["selected"])
 
 
