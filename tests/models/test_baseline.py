@@ -283,3 +283,19 @@ def test_shipped_provinces_online_backtest_beats_drift():
     assert online["mase_vs_drift"] < 1.0
     assert online["mape"] < drift["mape"]
     assert 0.75 <= online["coverage80"] <= 0.90
+
+
+def test_ar_growth_is_ols_ar1_on_log_growth_by_hand():
+    hist = pd.concat([_noisy(8, 12, "A"), _noisy(9, 12, "B")])
+    pts = backtest_paths(hist, 4, min_points=8, horizon_backtest=3).points
+    got = pts.query("region_id == 'A' and model == 'ar_growth' and origin_year == 2017")
+    a = np.log(hist.loc[hist["region_id"] == "A", "consumption_twh"].to_numpy())
+    g = np.diff(a)
+    (c, phi), *_ = np.linalg.lstsq(np.c_[np.ones(len(g) - 1), g[:-1]], g[1:], rcond=None)
+    assert abs(phi) < 1
+    path, last, level = [], g[-1], a[-1]
+    for _ in range(4):
+        last = c + phi * last
+        level += last
+        path.append(level)
+    np.testing.assert_allclose(got.sort_values("h")["log_pred"], path, rtol=1e-9)
