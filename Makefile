@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench bench-mc data clean install
+.PHONY: run test test-fast lint bench bench-mc bench-baseline data clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check flows models reports tests data
+	$(BIN)/ruff check flows models reports tests data benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
@@ -33,6 +33,9 @@ bench: $(STAMP)
 
 bench-mc: $(STAMP)
 	$(BIN)/python benchmarks/bench_mc.py
+
+bench-baseline: $(STAMP)
+	$(BIN)/python benchmarks/bench_baseline.py
 
 data: $(STAMP)
 	$(BIN)/python data/build_default.py

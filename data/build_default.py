@@ -908,6 +908,8 @@ def build(raw_dir: Path, out_dir: Path) -> dict[str, float]:
     shutil.copyfile(
         raw_dir / "china_datacenter_electricity_estimates.csv", out_dir / "published_estimates.csv"
     )
+    # the known scope breaks of the S1 provincial series, curated by hand (data/SOURCES.md)
+    shutil.copyfile(raw_dir / "statistical_breaks.csv", out_dir / "statistical_breaks.csv")
 
     it_mw = float(centers["it_capacity_mw"].sum())
     _print_checks(province_mw, system_mw, raw["consumption"])

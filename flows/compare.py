@@ -35,6 +35,7 @@ from flows import outputs
 from flows.compare_costs import cost_comparison
 from flows.errors import GridcastError
 from flows.settings import DEFAULT_OUT
+from models.observed_growth import observed_growth_flags
 
 __all__ = [
     "COMPARE_METRICS",
@@ -487,7 +488,8 @@ def summary_text(comp: Comparison, year: int = 2030) -> str:
     if "cost_mid_bn_cny" in s.columns:
         head += [f"{year} cost bn CNY", f"{year} CO2 Mt"]
     title = (f"National compute-centre facility electricity, central run (TWh/yr); run {comp.run.run_id}")
-    return "\n".join([title, *_grid(head, body)])
+    observed = observed_growth_flags(comp.national)["sentence"].tolist()  # flags a scenario far below observed growth
+    return "\n".join([title, *_grid(head, body), *observed])
 
 
 def region_text(comp: Comparison, region_ids: list[str], labels: dict[str, str], year: int = 2030) -> str:

@@ -90,14 +90,15 @@ def _baseline(run: RunFolder, inputs: Any, region_ids: np.ndarray, years: list[i
             grids.append(wide.reindex(index=list(region_ids), columns=years).to_numpy(float))
         if not any(np.isnan(g).any() for g in grids):
             return Baseline(*grids)
-    from flows.pipeline import STATISTICAL_BREAKS
-    from models.baseline import forecast_baseline
+    from flows.baseline_cache import breaks_from_table, cached_paths
+    from models.baseline import forecast_baseline, required_horizon
 
     notes.append(f"run {run.run_id} has no baseline for {years[0]}-{years[-1]}: fitted again from its inputs")
     history = inputs.demand_history
-    breaks = {k: v for k, v in STATISTICAL_BREAKS.items() if k in set(history["region_id"])}
+    breaks = breaks_from_table(getattr(inputs, "statistical_breaks", None), history["region_id"].unique())
     try:
-        result = forecast_baseline(history, years[0], years[-1], breaks=breaks)
+        paths, _ = cached_paths(None, history, breaks, required_horizon(history, years[-1]))
+        result = forecast_baseline(history, years[0], years[-1], breaks=breaks, paths=paths)
     except ValueError as exc:
         raise GridcastError(f"cannot forecast the baseline for the scenario file: {exc}") from None
     fc = result.forecast

@@ -28,6 +28,7 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from flows import outputs, runfolder
+from flows.baseline_cache import breaks_from_table, cached_paths
 from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
 from flows.datastate import SHORT, inputs_hash
 from flows.errors import GridcastError, InputError
@@ -38,16 +39,12 @@ from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_WAREHOUSE, PROJECT_ROOT
 from flows.validate import check_with_scenarios, load_inputs
 from flows.warehouse import inputs_current, record_run, store_inputs
-from models.baseline import BaselineResult, forecast_baseline
+from models.baseline import BaselineResult, forecast_baseline, required_horizon
 from models.engine import Fleet
 from models.hubs import assign_hubs, nearest_hub
 from models.summarize import Baseline
 
-__all__ = ["RunParams", "ingest_flow", "forecast_flow", "flow_for", "run_pipeline", "STATISTICAL_BREAKS"]
-
-# Known scope changes in the provincial series (data/SOURCES.md, S1 caveat): first
-# year of the new scope. The baseline treats them as level breaks, not growth.
-STATISTICAL_BREAKS: dict[str, int] = {"CN-SD": 2015, "CN-XJ": 2019}
+__all__ = ["RunParams", "ingest_flow", "forecast_flow", "flow_for", "run_pipeline"]
 
 
 def _no_retry_on_user_error(task, task_run, state) -> bool:  # noqa: ANN001 - Prefect hook
@@ -98,11 +95,13 @@ def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOU
 
 
 @task(name="baseline", **_CPU)
-def baseline_task(history: pd.DataFrame, base_year: int, end_year: int) -> BaselineResult:
-    """Regional baseline forecast and its rolling-origin backtest."""
-    breaks = {k: v for k, v in STATISTICAL_BREAKS.items() if k in set(history["region_id"])}
+def baseline_task(history: pd.DataFrame, base_year: int, end_year: int,
+                  breaks: pd.DataFrame | None = None, warehouse: Path | None = None) -> BaselineResult:
+    """Regional baseline forecast and its online backtest; the fits are cached in the warehouse."""
+    years = breaks_from_table(breaks, history["region_id"].unique())
     try:
-        return forecast_baseline(history, base_year, end_year, breaks=breaks)
+        paths, _ = cached_paths(warehouse, history, years, required_horizon(history, end_year))
+        return forecast_baseline(history, base_year, end_year, breaks=years, paths=paths)
     except ValueError as exc:
         raise InputError("demand_history.csv", f"cannot forecast the baseline: {exc}") from None
 
@@ -247,7 +246,8 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         base_year = min(s.scenario.horizon.base_year for s in scenarios)
         end_year = max(s.scenario.horizon.end_year for s in scenarios)
         _say(params, f"loading inputs into {params.warehouse}; baseline backtest and hub search alongside")
-        base_future = baseline_task.submit(inputs.demand_history, base_year, end_year)
+        base_future = baseline_task.submit(inputs.demand_history, base_year, end_year,
+                                           inputs.statistical_breaks, Path(params.warehouse))
         fleet_future = fleet_task.submit(inputs)
         # A scheduled run re-reads its data folder each time: store it only when it changed.
         record["inputs_changed"] = not inputs_current(Path(params.warehouse), tables)

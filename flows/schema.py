@@ -514,6 +514,27 @@ TABLES: dict[str, Table] = {
             key=("region_id", "year", "quantity"),
             optional=True,
         ),
+        Table(
+            "statistical_breaks",
+            "statistical_breaks.csv",
+            "Optional: known changes of statistical scope in demand_history (one per region).",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column(
+                    "year",
+                    "int64",
+                    "year",
+                    "First year of the new scope; the baseline treats the jump into it as a "
+                    "level shift, not growth (a year outside the region's history is ignored).",
+                    low=1900,
+                    high=2100,
+                ),
+                Column("reason", "string", "", "What changed, in a sentence."),
+                Column("source", "string", "", "Where the break is documented."),
+            ),
+            key=("region_id",),
+            optional=True,
+        ),
     )
 }
 
@@ -591,6 +612,8 @@ class InputTables:
         observed_provincial: optional observed provincial figures (for the report), or None.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
+        statistical_breaks: the optional break years (region_id, year, reason, source),
+            or None when the file is absent.
     """
 
     regions: pd.DataFrame
@@ -606,6 +629,7 @@ class InputTables:
     electricity_prices: pd.DataFrame | None = None
     published_estimates: pd.DataFrame | None = None
     observed_provincial: pd.DataFrame | None = None
+    statistical_breaks: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""

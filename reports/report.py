@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures, i18n, section_costs, section_hours, section_pipeline, section_province
+from reports import (
+    figures,
+    i18n,
+    section_baseline,
+    section_costs,
+    section_hours,
+    section_observed,
+    section_pipeline,
+    section_province,
+)
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -56,6 +65,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
     """
     sections = [
         _summary_section(inputs),
+        section_observed.section(inputs),
         *[s for s in (section_province.section(inputs, report_language(inputs.metadata)),) if s is not None],
         _where_section(inputs),
         _provinces_section(inputs),
@@ -66,7 +76,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.rise_odds, _rise_odds_section),
         (inputs.sensitivity, _sensitivity_section),
         (inputs.coincident, _coincident_section),
-        (inputs.backtest, _backtest_section),
+        (inputs.backtest, section_baseline.section),
         (inputs.costs, section_costs.section),
         (inputs.pipeline, section_pipeline.section),
     ]
@@ -471,23 +481,6 @@ def _coincident_section(inputs: ReportInputs) -> Section:
                 ]
             ),
             TableGroup("coincident", "Scenario:", scenarios, tables),
-        ],
-    )
-
-
-def _backtest_section(inputs: ReportInputs) -> Section:
-    bt = inputs.backtest.sort_values(["region_id", "model"])
-    return Section(
-        "backtest",
-        "Baseline backtest",
-        [
-            Text(
-                [
-                    "Rolling-origin backtest of the baseline (non-compute) demand models; MASE < 1 beats the drift "
-                    "forecast; coverage80 should be near 80 %. 'selected' marks the model used."
-                ]
-            ),
-            frame_table("backtest-table", "Backtest by region and model", bt),
         ],
     )
 

@@ -133,7 +133,7 @@ def test_summary_text_matches_the_run(run_dir: Path, comp) -> None:
     nat = pd.read_parquet(run_dir / "national.parquet")
     nat = nat[nat["stat"] == "central"].astype({"scenario": str})
     text = summary_text(comp)
-    lines = {ln.split("|")[1].strip(): ln for ln in text.splitlines()[3:]}
+    lines = {ln.split("|")[1].strip(): ln for ln in text.splitlines()[3:] if ln.startswith("|")}
     assert list(lines) == NAMES
     for s in NAMES:
         v2030 = nat[(nat.scenario == s) & (nat.year == 2030)]["facility_energy_twh"].iloc[0]
@@ -144,6 +144,19 @@ def test_summary_text_matches_the_run(run_dir: Path, comp) -> None:
         row = tp[(tp.scenario == s) & (tp.region_id == "ALL")].iloc[0]
         cells = [c.strip() for c in lines[s].split("|")]
         assert cells[-3] == row["shape"] and cells[-2] == str(row["rise_start"])
+
+
+def test_summary_text_flags_growth_against_the_observed(comp) -> None:
+    # one sentence per scenario after the table: its 2025 national growth, computed here
+    # from the compared table, beside the +43.3% observed in Jan-Nov 2025 (S34)
+    text = summary_text(comp).splitlines()
+    nat = comp.national[comp.national["stat"] == "central"]
+    for s in NAMES:
+        part = nat[nat["scenario"] == s].set_index("year")["facility_energy_twh"]
+        growth = part.loc[2025] / part.loc[2024] - 1
+        line = next(ln for ln in text if ln.startswith(f"Scenario '{s}'"))
+        assert f"{growth:.1%} in 2025" in line and "+43.3%" in line and "S34" in line
+        assert ("far below" in line) == (growth < 0.5 * 0.433)
 
 
 def test_write_comparison_round_trips(tmp_path: Path, comp, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -828,3 +828,33 @@ def test_text_cells_are_capped(tmp_path: Path) -> None:
     long_header = "hub_id,name,lat,lon,zone," + "s" * 501 + "\nH1,A,39.9,116.4,east,x\n"
     write(tmp_path, {"hub_nodes.csv": long_header})
     expect_error(tmp_path, "hub_nodes.csv", 1, "s" * 501, "text is 501 characters long")
+# ------------------------------------------------------------------ statistical breaks
+
+BREAKS = "statistical_breaks.csv"
+BREAKS_OK = """region_id,year,reason,source
+XJ,2019,scope change,S1
+"""
+
+
+def test_statistical_breaks_are_optional_and_typed(tmp_path: Path) -> None:
+    assert load_inputs(write(tmp_path)).statistical_breaks is None
+    b = load_inputs(write(tmp_path, {BREAKS: BREAKS_OK})).statistical_breaks
+    assert b is not None and b["region_id"].tolist() == ["XJ"]
+    assert b["year"].dtype == np.int64 and b["year"].tolist() == [2019]
+
+
+@pytest.mark.parametrize(
+    ("content", "row", "column", "rule"),
+    [
+        (set_cell(BREAKS_OK, 2, "region_id", "ZZ"), 2, "region_id", "is not a region_id of regions.csv"),
+        (set_cell(BREAKS_OK, 2, "year", "2019.5"), 2, "year", "whole number"),
+        (set_cell(BREAKS_OK, 2, "year", ""), 2, "year", "a value is required"),
+        (BREAKS_OK + "XJ,2015,again,S1\n", 3, "region_id", "must be unique"),
+    ],
+    ids=["unknown region", "fractional year", "empty year", "two breaks in one region"],
+)
+def test_statistical_breaks_rules(
+    tmp_path: Path, content: str, row: int | None, column: str, rule: str
+) -> None:
+    write(tmp_path, {BREAKS: content})
+    expect_error(tmp_path, BREAKS, row, column, rule)

@@ -249,6 +249,8 @@ MUTATIONS: dict[str, Callable[[str, bytes, st.DataObject], tuple[bytes, str]]] =
 REFERRING = sorted(f for f, t in BY_FILE.items() if t.wide or any(c.references for c in t.columns))
 FILES_FOR = {k: ALL_FILES for k in ("bom", "crlf", "empty_file", "header_only", "utf16")}
 FILES_FOR["dangling_reference"] = REFERRING
+# a repeated row breaks a file's unique key; a file without one (published estimates) may repeat
+FILES_FOR["duplicated_id"] = sorted(f for f in SMALL_FILES if BY_FILE[f].key or BY_FILE[f].wide)
 
 
 # --------------------------------------------------------------------------- checks
