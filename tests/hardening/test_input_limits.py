@@ -185,11 +185,15 @@ def test_zero_twh_is_refused_up_front() -> None:
 
 def test_the_baseline_accepts_what_validation_accepts() -> None:
     """The shipped history passes validation and the baseline model (no late refusal)."""
-    from flows.pipeline import STATISTICAL_BREAKS
-    from models.baseline import forecast_baseline
+    from flows.baseline_cache import breaks_from_table, cached_paths
+    from models.baseline import forecast_baseline, required_horizon
 
     tables = load_inputs(write_folder(Path(tempfile.mkdtemp()), SHIPPED))
-    forecast_baseline(tables.demand_history, _base_year(), _base_year() + 2, breaks=STATISTICAL_BREAKS)
+    history = tables.demand_history
+    breaks = breaks_from_table(tables.statistical_breaks, history["region_id"].unique())
+    end = _base_year() + 2
+    paths, _ = cached_paths(None, history, breaks, required_horizon(history, end))
+    forecast_baseline(history, _base_year(), end, breaks=breaks, paths=paths)
 
 
 @pytest.fixture(scope="module")

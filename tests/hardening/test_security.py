@@ -69,6 +69,14 @@ ALLOWED_INTERPOLATIONS: dict[tuple[str, str], dict[str, str]] = {
     ("flows/warehouse.py", "stored_hashes"): {"INPUTS_TABLE": "module constant"},
     ("flows/warehouse.py", "inputs_current"): {"table.core_table": "core_<name> of a schema Table"},
     ("flows/compare.py", "table"): {"str(hive).lower()": "a bool rendered as true/false"},
+    ("flows/baseline_cache.py", "_read"): {
+        "CACHE_TABLE": "module constant",
+        "cols": "quoted names of PATH_COLUMNS (module constant)",
+    },
+    ("flows/baseline_cache.py", "_write"): {
+        "CACHE_TABLE": "module constant",
+        "_VIEW": "module constant naming the registered Arrow view",
+    },
 }
 # (module, function) -> (index of the argument that is interpolated, call-site expressions allowed)
 PASSTHROUGH: dict[tuple[str, str], tuple[int, set[str]]] = {
