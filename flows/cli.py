@@ -71,16 +71,28 @@ def _prefect_ready() -> None:
 def ingest(
     data: DataOpt = DEFAULT_DATA,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="Scenario TOML whose base year and [pipeline] the rules check against "
+                     "(default: the shipped data/scenarios/reference.toml)."),
+    ] = None,
 ) -> None:
     """Validate a data folder and load it into the DuckDB warehouse (raw_* and core_* tables).
 
     A file that breaks a rule is refused whole with one message naming file, row,
-    column and rule; the warehouse keeps what it held before.
+    column and rule; the warehouse keeps what it held before. Rules that need a base
+    year (commissioning_year, planned online_year) use the --scenario's, so ingest
+    refuses what run refuses.
     """
-    from flows.validate import load_inputs
+    from flows.planned import check_planned
+    from flows.scenarios import SHIPPED_SCENARIOS, resolve_scenario
+    from flows.validate import check_commissioning, load_inputs
 
-    try:
-        load_inputs(data)  # refuse bad input in a second, before Prefect starts
+    try:  # refuse bad input in a second, before Prefect starts
+        loaded = resolve_scenario(scenario if scenario is not None else SHIPPED_SCENARIOS / "reference.toml")
+        tables = load_inputs(data)
+        check_commissioning(tables.compute_centers, loaded.scenario.horizon.base_year)
+        check_planned(tables.planned_centers, loaded)
     except GridcastError as exc:
         _fail(exc)
     _prefect_ready()
@@ -89,7 +101,7 @@ def ingest(
     t0 = time.perf_counter()
     typer.echo(f"gridcast: ingesting {data} into {warehouse} (starting Prefect) ...", err=True)
     try:
-        hashes = ingest_flow(data_dir=data, warehouse=warehouse)
+        hashes = ingest_flow(data_dir=data, warehouse=warehouse, scenario=scenario)
     except GridcastError as exc:
         _fail(exc)
     typer.echo(f"gridcast: loaded {len(hashes)} files in {time.perf_counter() - t0:.1f} s", err=True)
@@ -122,8 +134,18 @@ def run(
         str | None, typer.Option("--dask-address", help="Dask scheduler tcp://HOST:PORT for --runner dask "
                                  "(default: a LocalCluster on 127.0.0.1).")
     ] = None,
+    planned: Annotated[
+        list[Path] | None,
+        typer.Option("--planned", help="A planned_centers CSV of your own projects, added to the data "
+                     "folder's pipeline (repeatable; project_id must not collide). Example: "
+                     "--planned data/examples/planned_ningxia.csv"),
+    ] = None,
 ) -> None:
-    """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
+    """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report.
+
+    Add your own planned projects with --planned FILE (same columns as planned_centers.csv),
+    e.g. `gridcast run --planned data/examples/planned_ningxia.csv`.
+    """
     from flows.scenarios import load_scenarios
 
     if runner not in ("local", "dask"):
@@ -143,7 +165,8 @@ def run(
 
     params = RunParams(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
                        seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
-                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address)
+                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
+                       planned=tuple(planned or ()))
     t0 = time.perf_counter()
     try:
         run_dir = run_pipeline(params)

@@ -7,7 +7,7 @@ the seed, never on the chunk size or the task runner.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,8 @@ from models.engine import (
     build_fleet,
     simulate,
 )
+from models.hubs import nearest_hub
+from models.pipeline import build_planned, pipeline_table, row_keys
 from models.sampling import central_params, draw_params, scenario_seed
 from models.scenario import Scenario, parameter_ranges
 from models.summarize import (
@@ -40,7 +42,7 @@ __all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "fleet_from_inpu
 
 DRAW_CHUNK = 500
 _DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
-                "region_peak_mw", "national_peak_mw")
+                "region_peak_mw", "national_peak_mw", "pipeline_it_twh", "pipeline_added_it_twh")
 
 
 @dataclass
@@ -56,22 +58,31 @@ class ScenarioOutputs:
     sensitivity: pd.DataFrame | None = None
     coincident: pd.DataFrame | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    pipeline: pd.DataFrame | None = None
 
 
 def fleet_from_inputs(inputs: InputTables, near: pd.DataFrame | None = None) -> Fleet:
-    """Region arrays of the fleet from the validated input tables."""
-    return build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes, near)
+    """Region arrays of the fleet (and its planned rows) from the validated input tables."""
+    fleet = build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes, near)
+    planned = getattr(inputs, "planned_centers", None)
+    if planned is None or planned.empty:
+        return fleet
+    hub_km = nearest_hub(planned, inputs.hub_nodes)["nearest_hub_km"].to_numpy()
+    return replace(fleet, planned=build_planned(planned, fleet.region_ids, hub_km))
 
 
-def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataFrame,
+               planned: pd.DataFrame | None = None) -> dict[str, tuple[float, float, float]]:
     """``pue_table.<size>.<zone> -> (low, central, high)`` for every pair the equations use.
 
     New-build PUE mixes both size classes of a region's zone, so every zone that
-    has centres needs both rows. Pairs of zones without centres are never used
-    and get a neutral 1.0.
+    has centres or planned rows needs both rows. Pairs of zones without either are
+    never used and get a neutral 1.0.
     """
     zone_of = regions.set_index("region_id")["zone"]
     zones_used = set(centers["region_id"].map(zone_of).dropna().astype(str))
+    if planned is not None:
+        zones_used |= set(planned["region_id"].map(zone_of).dropna().astype(str))
     table = pue_table.set_index(["size_class", "zone"])
     out: dict[str, tuple[float, float, float]] = {}
     for size in SIZE_CLASSES:
@@ -84,7 +95,7 @@ def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataF
                 raise InputError(
                     "pue_assumptions.csv",
                     f"no row for size_class {size!r} and zone {zone!r}; regions of zone "
-                    f"{zone!r} have centres and new-build PUE mixes both size classes",
+                    f"{zone!r} have centres or planned rows and new-build PUE mixes both size classes",
                     column="size_class",
                 )
             else:
@@ -95,17 +106,25 @@ def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataF
 def all_ranges(scenario: Scenario, inputs: InputTables) -> dict[str, tuple[float, float, float]]:
     """Scenario parameter ranges plus the PUE table's, by dotted name."""
     return {**parameter_ranges(scenario),
-            **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers)}
+            **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers,
+                         getattr(inputs, "planned_centers", None))}
 
 
 def simulate_draws(fleet: Fleet, scenario: Scenario, params: dict[str, np.ndarray],
-                   chunk: int = DRAW_CHUNK) -> SimResult:
-    """Simulate many draws chunk by chunk into preallocated float32 arrays."""
+                   chunk: int = DRAW_CHUNK, build_keys: np.ndarray | None = None) -> SimResult:
+    """Simulate many draws chunk by chunk into preallocated float32 arrays.
+
+    With ``build_keys`` (:func:`models.pipeline.row_keys`), planned rows are built or not
+    by a Bernoulli draw per row and draw; the draw's global index keys the stream, so
+    results do not depend on ``chunk``.
+    """
     n = len(next(iter(params.values())))
     store: dict[str, np.ndarray] = {}
     for start in range(0, n, chunk):
         part = {k: v[start:start + chunk] for k, v in params.items()}
-        sim = simulate(fleet, scenario, part)
+        size = len(next(iter(part.values())))
+        build = None if build_keys is None else (build_keys, np.arange(start, start + size))
+        sim = simulate(fleet, scenario, part, build)
         for name in _DRAW_FIELDS:
             arr = getattr(sim, name)
             if name not in store:
@@ -213,7 +232,8 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
         seq = scenario_seed(seed, scenario.name)
         param_seq, base_seq = seq.spawn(2)
         draws = draw_params(ranges, n_draws, param_seq)
-        draw_sim = simulate_draws(fleet, scenario, draws)
+        keys = None if fleet.planned is None else row_keys(fleet.planned, seed, scenario.name)
+        draw_sim = simulate_draws(fleet, scenario, draws, build_keys=keys)
         z = np.random.default_rng(base_seq).standard_normal((n_draws, len(fleet.region_ids)))
     ids, years = fleet.region_ids, scenario.years
     out = ScenarioOutputs(
@@ -228,4 +248,8 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     hourly = getattr(inputs, "system_hourly", None)
     if hourly is not None:
         out.coincident = coincident_table(hourly, fleet, scenario, baseline, central)
+    if fleet.planned is not None and scenario.pipeline is not None:
+        table = pipeline_table(fleet.planned, ids, years, central_params(ranges))
+        table.insert(0, "scenario", pd.array([scenario.name] * len(table), dtype="string"))
+        out.pipeline = table
     return out

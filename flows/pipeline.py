@@ -31,7 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from flows import outputs
 from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
 from flows.errors import GridcastError, InputError
-from flows.scenarios import LoadedScenario, load_scenarios, scenario_hash
+from flows.planned import add_planned_files, check_planned
+from flows.scenarios import (
+    SHIPPED_SCENARIOS,
+    LoadedScenario,
+    load_scenarios,
+    resolve_scenario,
+    scenario_hash,
+)
 from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT_ROOT
 from flows.validate import check_commissioning, load_inputs
@@ -83,6 +90,8 @@ class RunParams(BaseModel):
     # are identical either way: draws depend only on the seed (docs/operations.md).
     runner: Literal["local", "dask"] = "local"
     dask_address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx)://\S+$")
+    # A planner's own planned_centers files, added to the data folder's pipeline.
+    planned: tuple[Path, ...] = ()
 
 
 def _say(params: RunParams, msg: str) -> None:
@@ -102,10 +111,22 @@ def store_inputs_task(warehouse: Path, tables: InputTables, owner: str) -> None:
     store_inputs(Path(warehouse), tables, owner=owner)
 
 
+def check_for_scenario(tables: InputTables, loaded: LoadedScenario) -> None:
+    """The input rules that need a scenario: commissioning and planned rows vs its base year."""
+    check_commissioning(tables.compute_centers, loaded.scenario.horizon.base_year)
+    check_planned(tables.planned_centers, loaded)
+
+
 @flow(name="gridcast-ingest", log_prints=False)
-def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOUSE) -> dict[str, str]:
-    """Validate a data folder and load it into the DuckDB warehouse; returns the files' sha256."""
+def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOUSE,
+                scenario: Path | None = None) -> dict[str, str]:
+    """Validate a data folder and load it into the DuckDB warehouse; returns the files' sha256.
+
+    Rules that need a base year take it from ``scenario`` (default: the shipped reference).
+    """
+    loaded = resolve_scenario(Path(scenario) if scenario is not None else SHIPPED_SCENARIOS / "reference.toml")
     tables = validate_inputs_task(Path(data_dir))
+    check_for_scenario(tables, loaded)
     store_inputs_task(Path(warehouse), tables, owner="ingest")
     return dict(tables.hashes)
 
@@ -145,7 +166,7 @@ def write_outputs_task(run_dir: Path, tables: dict[str, pd.DataFrame]) -> list[s
     for name, frame in tables.items():
         if frame is None or frame.empty:
             continue
-        if name in ("forecast", "regional"):
+        if name in ("forecast", "regional", "pipeline"):
             outputs.write_partitioned(run_dir / name, frame, "scenario")
         else:
             outputs.write_parquet(run_dir / f"{name}.parquet", frame)
@@ -249,14 +270,18 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
     try:
         _say(params, f"run {run_id}: validating {params.data_dir}")
         tables = validate_inputs_task(Path(params.data_dir))
+        # the planner's --planned files join the forecast's pipeline; the warehouse keeps the
+        # data folder as it is (its hashes describe those files only)
+        merged = add_planned_files(tables, params.planned)
         for s in scenarios:
-            check_commissioning(tables.compute_centers, s.scenario.horizon.base_year)
+            check_for_scenario(merged, s)
         lap("validate")
-        record["inputs_sha256"] = dict(tables.hashes)
+        record["inputs_sha256"] = dict(merged.hashes)
         # The forecast uses the validated typed tables, the very frames stored next; the
         # baseline and the fleet's hub search run on the task runner while DuckDB writes
         # (a large fleet spends seconds in each). The raw text is only needed by the store.
-        inputs = dataclasses.replace(tables, raw={})
+        inputs = dataclasses.replace(merged, raw={})
+        del merged
         base_year = min(s.scenario.horizon.base_year for s in scenarios)
         end_year = max(s.scenario.horizon.end_year for s in scenarios)
         _say(params, f"loading inputs into {params.warehouse}; baseline backtest and hub search alongside")
@@ -339,6 +364,7 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "rise_start": cat("rise_start_dist"),
         "sensitivity": cat("sensitivity"),
         "coincident_peak": cat("coincident"),
+        "pipeline": cat("pipeline"),
         "baseline": base.forecast,
         "backtest": base.backtest,
         "hub_assignment": pd.concat(hub_frames, ignore_index=True),

@@ -25,9 +25,12 @@ from typing import Literal
 
 import pandas as pd
 
+from models.pipeline_params import STAGES
+
 __all__ = [
     "HOURS_PER_YEAR",
     "LOAD_SHAPE_MEAN_TOLERANCE",
+    "PLANNED_STAGES",
     "SOURCE_ROW",
     "TABLES",
     "WORKLOADS",
@@ -52,6 +55,9 @@ LOAD_SHAPE_MEAN_TOLERANCE = 1e-6
 """Allowed |mean - 1| of the 24 hourly factors of one workload."""
 
 HOURS_PER_YEAR = 8760
+
+PLANNED_STAGES = STAGES
+"""Stages of planned_centers.csv, least to most advanced."""
 
 
 @dataclass(frozen=True)
@@ -390,6 +396,83 @@ TABLES: dict[str, Table] = {
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),
         ),
+        Table(
+            "planned_centers",
+            "planned_centers.csv",
+            "Optional: one row per planned compute-centre project phase (absent or header only: "
+            "no pipeline).",
+            (
+                Column("project_id", "string", "", "Project (phase) id, unique."),
+                Column("name", "string", "", "Project name."),
+                Column(
+                    "region_id", "string", "", "Region the project is in.", references="regions.region_id"
+                ),
+                _lat(False, "project"),
+                _lon(False, "project"),
+                Column(
+                    "hub_id",
+                    "string",
+                    "",
+                    "Hub node the project belongs to, if any (else the nearest hub within the "
+                    "scenario's assignment radius).",
+                    required=False,
+                    references="hub_nodes.hub_id",
+                ),
+                Column(
+                    "it_capacity_mw",
+                    "float64",
+                    "MW",
+                    "IT capacity of this row at full build-out (at most 1e6 MW).",
+                    low=0,
+                    low_open=True,
+                    high=1e6,
+                ),
+                Column(
+                    "utilization",
+                    "float64",
+                    "1",
+                    "Mature average IT load as a share of IT capacity; empty: the scenario's "
+                    "pipeline.utilization.",
+                    required=False,
+                    low=0,
+                    high=1,
+                    low_open=True,
+                ),
+                Column("ai_share", "float64", "1", "Share of IT energy used by AI workloads.", low=0, high=1),
+                Column(
+                    "training_share",
+                    "float64",
+                    "1",
+                    "Share of the AI part used for training (rest: inference).",
+                    low=0,
+                    high=1,
+                ),
+                Column(
+                    "stage",
+                    "string",
+                    "",
+                    "Project stage; the scenario's pipeline.realisation and delay_years are per stage.",
+                    allowed=PLANNED_STAGES,
+                ),
+                Column(
+                    "online_year",
+                    "int64",
+                    "year",
+                    "First year of operation as planned (after the scenario's base year).",
+                    low=1900,
+                    high=2100,
+                ),
+                Column("source", "string", "", "Where the planner has the project from.", required=False),
+            ),
+            key=("project_id",),
+            optional=True,
+            rules=(
+                "lat and lon are both given or both empty",
+                "online_year is after the scenario's base year (a centre already operating "
+                "belongs in compute_centers.csv)",
+                "the scenario has a [pipeline] table when the file has rows",
+            ),
+        ),
     )
 }
 
@@ -461,6 +544,8 @@ class InputTables:
         regions, hub_nodes, compute_centers, pue_assumptions, demand_history, load_shapes:
             typed frames with exactly the schema's columns, optional ones filled.
         system_hourly: the optional wide hourly load (MW), or None when the file is absent.
+        planned_centers: the optional planned projects (no rows when the file has a header
+            only), or None when the file is absent.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
     """
@@ -474,6 +559,7 @@ class InputTables:
     system_hourly: pd.DataFrame | None
     raw: dict[str, pd.DataFrame]
     hashes: dict[str, str]
+    planned_centers: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""

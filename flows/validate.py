@@ -34,9 +34,11 @@ from flows.schema import (
     Column,
     InputTables,
     Table,
+    empty_typed_frame,
 )
 
-__all__ = ["InputTables", "check_commissioning", "load_inputs", "read_csv_text"]
+__all__ = ["InputTables", "check_commissioning", "load_inputs", "read_csv_text", "read_header_only",
+           "validate_table_bytes"]
 
 # One grammar for numbers, whatever the parser: optional sign, digits with an optional
 # decimal point, optional exponent. No thousands separators, no hex, no nan/inf.
@@ -70,12 +72,52 @@ def load_inputs(data_dir: Path) -> InputTables:
             raise InputError(table.file, f"required file not found in {data_dir}")
         data = path.read_bytes()
         hashes[table.file] = hashlib.sha256(data).hexdigest()
+        if table.optional and _header_only(data, table.file):
+            raw[table.name] = read_header_only(data, table)
+            typed[table.name] = empty_typed_frame(table)
+            continue
         raw_frame, clean = _read(data, table.file)
         raw[table.name] = raw_frame
         typed[table.name] = _typed_table(clean, table, typed)
     _check_references(typed)
     _check_pue_coverage(typed)
     return InputTables(**{name: typed.get(name) for name in TABLES}, raw=raw, hashes=hashes)
+
+
+def validate_table_bytes(data: bytes, table: Table, context: InputTables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate one file's bytes as ``table`` (header only allowed for optional tables).
+
+    References resolve against ``context`` (the data folder's validated tables). Messages
+    name ``table.file``.
+
+    Returns:
+        (raw frame, typed frame), index ``source_row``.
+    """
+    if table.optional and _header_only(data, table.file):
+        return read_header_only(data, table), empty_typed_frame(table)
+    raw_frame, clean = _read(data, table.file)
+    known = {name: frame for name, frame in context.typed().items() if name != table.name}
+    frame = _typed_table(clean, table, known)
+    refs = dict(known)
+    refs[table.name] = frame
+    try:
+        _check_references({k: v for k, v in refs.items() if k in (table.name, "regions", "hub_nodes")})
+    except InputError as err:
+        raise InputError(table.file, err.rule, row=err.row, column=err.column) from None
+    return raw_frame, frame
+
+
+def _header_only(data: bytes, file: str) -> bool:
+    """True when the file holds a header line and nothing else (blank lines aside)."""
+    text = _check_utf8(data, file).decode("utf-8")
+    return len([line for line in text.splitlines() if line.strip(" \t,")]) == 1
+
+
+def read_header_only(data: bytes, table: Table) -> pd.DataFrame:
+    """The zero-row raw frame of a header-only file (its columns as written)."""
+    names = [h.strip() for h in _header(_check_utf8(data, table.file), table.file)]
+    index = pd.Index([], dtype="int64", name=SOURCE_ROW)
+    return pd.DataFrame({n: pd.Series([], dtype="string", index=index) for n in names if n}, index=index)
 
 
 def check_commissioning(
@@ -548,6 +590,7 @@ _TABLE_CHECKS = {
     "pue_assumptions": _check_pue,
     "load_shapes": _check_load_shapes,
     "system_hourly": _check_system_hourly,
+    "planned_centers": _check_centers,
 }
 
 

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from models.pipeline_params import Pipeline, pipeline_ranges
+
 __all__ = ["WORKLOADS", "Param", "Scenario", "Lever", "parameter_ranges"]
 
 WORKLOADS: tuple[str, ...] = ("general", "training", "inference")
@@ -176,6 +178,7 @@ class Scenario(_Strict):
     hubs: Hubs
     pue: Pue
     sources: dict[str, str] = Field(default_factory=dict)
+    pipeline: Pipeline | None = None
 
     @model_validator(mode="after")
     def _years(self) -> Scenario:
@@ -215,6 +218,7 @@ def parameter_ranges(scenario: Scenario) -> dict[str, tuple[float, float, float]
     out["pue.new_build_small_medium_share"] = scenario.pue.new_build_small_medium_share
     for zone, cap in scenario.pue.new_build_cap.items():
         out[f"pue.new_build_cap.{zone}.value"] = cap.value
+    out.update(pipeline_ranges(scenario.pipeline))
     return out
 
 

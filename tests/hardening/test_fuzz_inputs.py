@@ -234,7 +234,7 @@ def reference_tables() -> dict[str, pd.DataFrame]:
     if not _REFERENCE:
         with tempfile.TemporaryDirectory() as tmp:
             loaded = load_inputs(write_folder(Path(tmp), SHIPPED))
-        _REFERENCE.update({name: getattr(loaded, name) for name in TABLES})
+        _REFERENCE.update({name: getattr(loaded, name) for name in TABLES if getattr(loaded, name) is not None})
     return _REFERENCE
 
 
