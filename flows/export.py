@@ -48,6 +48,10 @@ EXPORT_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "baseline_twh": ("TWh/yr", "regional electricity demand without the change in compute load"),
         "total_twh": ("TWh/yr", "baseline + facility energy - base-year facility energy"),
         "compute_share": ("fraction", "facility_energy_twh / total_twh"),
+        "pipeline_it_energy_twh": ("TWh/yr", "IT energy of the region's planned projects (central: expected "
+                                   "value; p10/p50/p90: of the projects built in each draw)"),
+        "pipeline_added_it_twh": ("TWh/yr", "what the planned projects added to the trend (floor mode: the part "
+                                  "beyond the trend's growth; additional mode: all of it)"),
     },
     "national": {
         "scenario": ("", "scenario name"),
@@ -67,7 +71,19 @@ EXPORT_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "rise_start": ("year", "first year of >= 5%/yr growth for three years (empty: none)"),
         "flat_until": ("year", "rise_start - 1 (empty: none)"),
     },
+    "pipeline": {
+        "scenario": ("", "scenario name"),
+        "project_id": ("", "planned project (phase) id of planned_centers.csv or a --planned file"),
+        "region_id": ("", "province of the project"),
+        "year": ("year", "calendar year, base year to end year inclusive"),
+        "stage": ("", "announced, requested, approved or under_construction"),
+        "requested_it_mw": ("MW", "IT MW online as requested: capacity x online share, no delay, no derating"),
+        "expected_it_mw": ("MW", "realisation x capacity x online share with the stage's central delay"),
+        "expected_it_energy_twh": ("TWh/yr", "realisation x IT energy if built (central run)"),
+    },
 }
+OPTIONAL_TABLES: tuple[str, ...] = ("pipeline",)
+"""Tables exported when the run has them (a run without planned projects has no pipeline)."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,12 @@ def filtered_tables(run: RunFolder, filters: ExportFilters) -> dict[str, pd.Data
         "national": national.loc[_in_years(national, filters.years)],
         "turning_points": turning.loc[tp_keep],
     }
+    for name in OPTIONAL_TABLES:
+        if (run.path / name).is_dir() or (run.path / f"{name}.parquet").is_file():
+            extra = run.table(name, scenarios)
+            pairs = pd.MultiIndex.from_frame(out["regional"][["scenario", "region_id"]].astype(str).drop_duplicates())
+            extra_keep = pd.MultiIndex.from_frame(extra[["scenario", "region_id"]].astype(str)).isin(pairs)
+            out[name] = extra.loc[extra_keep & _in_years(extra, filters.years).to_numpy()]
     if out["regional"].empty and out["national"].empty:
         raise GridcastError(f"no rows left after the filters {filters.as_dict()}")
     return {name: _stable(name, frame) for name, frame in out.items()}
@@ -196,7 +218,7 @@ def _stable(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The documented columns in the documented order, sorted; extra run columns follow."""
     cols = [c for c in EXPORT_COLUMNS[name] if c in frame.columns]
     cols += [c for c in frame.columns if c not in cols]
-    keys = [c for c in ("scenario", "region_id", "year", "stat") if c in frame.columns]
+    keys = [c for c in ("scenario", "region_id", "project_id", "year", "stat") if c in frame.columns]
     return frame[cols].sort_values(keys, kind="stable").reset_index(drop=True)
 
 
@@ -298,7 +320,7 @@ def export_run(run: RunFolder, out: Path, fmt: str, filters: ExportFilters, *, b
         for s in tables["regional"]["scenario"].astype(str).unique():
             outputs.safe_child(root, "regional", f"scenario={s}")
         result.files.append(outputs.write_partitioned(outputs.safe_child(root, "regional"), tables["regional"]))
-        for name in ("national", "turning_points"):
+        for name in ("national", "turning_points", *(t for t in OPTIONAL_TABLES if t in tables)):
             result.files.append(outputs.write_parquet(outputs.safe_child(root, f"{name}.parquet"), tables[name]))
     elif fmt == "csv":
         for name, frame in tables.items():

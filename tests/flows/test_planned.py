@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from flows import outputs
 from flows.cli import app
+from flows.compare import open_run
 from flows.compute import all_ranges
 from flows.errors import InputError, ScenarioError
+from flows.export import ExportFilters, export_run
 from flows.planned import add_planned_files, check_planned
 from flows.scenarios import SHIPPED_SCENARIOS, resolve_scenario
 from flows.validate import load_inputs
@@ -165,3 +170,24 @@ def test_ingest_refuses_what_run_refuses(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["ingest", "--data", str(folder(tmp_path / "ok")), "--scenario", str(bare),
                                    "--warehouse", str(tmp_path / "w.duckdb")])
     assert res.exit_code == 2 and "key 'pipeline'" in res.output and str(bare) in res.output
+
+
+def test_export_includes_the_pipeline_table(run_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    rows = pd.DataFrame({
+        "scenario": ["reference"] * 4 + ["hub_push"] * 2,
+        "project_id": ["a", "a", "b", "b", "a", "a"],
+        "region_id": ["CN-NX", "CN-NX", "CN-GD", "CN-GD", "CN-NX", "CN-NX"],
+        "year": [2026, 2031, 2026, 2031, 2026, 2031],
+        "stage": ["approved"] * 6,
+        "requested_it_mw": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        "expected_it_mw": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
+        "expected_it_energy_twh": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    })
+    outputs.write_partitioned(run / "pipeline", rows, "scenario")
+    out = tmp_path / "csv"
+    export_run(open_run(run), out, "csv", ExportFilters(scenarios=("reference",), regions=("CN-NX",), years=(2025, 2030)))
+    got = pd.read_csv(out / "pipeline.csv")
+    assert got[["scenario", "project_id", "year", "requested_it_mw"]].values.tolist() == [["reference", "a", 2026, 1.0]]
+    assert "pipeline_it_energy_twh" in set(pd.read_csv(out / "columns.csv").astype(str).stack())
