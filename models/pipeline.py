@@ -53,6 +53,7 @@ _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = (np.uint64(k) for k in (30, 27, 31, 11))
+_TWO53 = 9007199254740992.0  # 2**53: uniforms are k / 2**53 for 53-bit integers k
 
 
 @dataclass(frozen=True)
@@ -159,10 +160,14 @@ def build_planned(planned: pd.DataFrame, region_ids: np.ndarray, hub_km: np.ndar
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function on uint64 arrays (wrapping arithmetic)."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    """SplitMix64's output function on uint64 arrays (wrapping arithmetic), in place on ``z``."""
+    tmp = np.empty_like(z)
+    for shift, mult in ((_S30, _M1), (_S27, _M2)):
+        np.right_shift(z, shift, out=tmp)
+        np.bitwise_xor(z, tmp, out=z)
+        np.multiply(z, mult, out=z)
+    np.right_shift(z, _S31, out=tmp)
+    return np.bitwise_xor(z, tmp, out=z)
 
 
 def row_keys(planned: PlannedFleet, seed: int, scenario_name: str) -> np.ndarray:
@@ -172,6 +177,13 @@ def row_keys(planned: PlannedFleet, seed: int, scenario_name: str) -> np.ndarray
     return _mix(planned.id_hash ^ salt)
 
 
+def _stream_bits(keys: np.ndarray, draw_index: np.ndarray) -> np.ndarray:
+    """(D, J) uint64: the top 53 bits of output ``draw_index`` of each row's stream."""
+    z = (np.asarray(draw_index, dtype=np.uint64) + np.uint64(1))[:, None] * _GAMMA
+    z = z + keys[None, :]
+    return np.right_shift(_mix(z), _S11, out=z)
+
+
 def build_uniforms(keys: np.ndarray, draw_index: np.ndarray) -> np.ndarray:
     """(D, J) uniforms in [0, 1): the ``draw_index``-th output of each row's SplitMix64 stream.
 
@@ -179,9 +191,7 @@ def build_uniforms(keys: np.ndarray, draw_index: np.ndarray) -> np.ndarray:
     >>> u.shape, bool(((u >= 0) & (u < 1)).all())
     ((3, 2), True)
     """
-    counter = (np.asarray(draw_index, dtype=np.uint64) + np.uint64(1))[:, None] * _GAMMA
-    bits = _mix(keys[None, :] + counter)
-    return (bits >> _S11).astype(np.float64) * (1.0 / 9007199254740992.0)
+    return _stream_bits(keys, draw_index).astype(np.float64) * (1.0 / _TWO53)
 
 
 def online_share(years: np.ndarray, start: np.ndarray, ramp: np.ndarray) -> np.ndarray:
@@ -230,15 +240,18 @@ def pipeline_energy(
     out_q = np.zeros((n_d, n_r, n_t))
     step = max(1, BLOCK_CELLS // max(planned.n_rows, n_g * n_t * n_w, 1))
     train = planned.base_twh[:, 1]
+    hub_km = np.where(planned.declared_hub, -1.0, planned.hub_km)  # a declared hub is always joined
+    # k / 2**53 < p  <=>  k < ceil(p * 2**53) for integers k: the integer test is exact
+    threshold = np.ceil(realise * _TWO53).astype(np.uint64)  # (D, S)
     for a in range(0, n_d, step):  # blocks of draws, not single draws
         b = min(n_d, a + step)
-        prob = realise[a:b][:, planned.stage_idx]  # (d, J)
         if build is None:
-            weight = prob
+            weight = realise[a:b][:, planned.stage_idx]  # (d, J) expected value
         else:
             keys, draw_index = build
-            weight = (build_uniforms(keys, draw_index[a:b]) < prob).astype(np.float64)
-        hub = planned.declared_hub[None, :] | (planned.hub_km[None, :] <= radius[a:b, None])
+            built = _stream_bits(keys, draw_index[a:b]) < threshold[a:b][:, planned.stage_idx]
+            weight = built.astype(np.float64)  # float x float multiplies are 2x faster than bool x float
+        hub = (hub_km[None, :] <= radius[a:b, None]).astype(np.float64)
         sums = np.stack(
             [np.add.reduceat(weight * planned.base_twh[:, w], planned.group_start, axis=1) for w in range(n_w)],
             axis=-1,
