@@ -144,7 +144,8 @@ def check_commissioning(
         raise InputError(
             file,
             "the file lists the fleet operating in the base year: commissioning after "
-            f"base year {base_year} is not supported yet (got {int(years.iloc[pos])})",
+            f"base year {base_year} is not supported yet (got {int(years.iloc[pos])}); "
+            "list a centre that is not operating yet in planned_centers.csv (or a --planned file)",
             row=row,
             column="commissioning_year",
         )
