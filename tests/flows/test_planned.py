@@ -12,12 +12,14 @@ from typer.testing import CliRunner
 from flows import outputs
 from flows.cli import app
 from flows.compare import open_run
-from flows.compute import all_ranges
+from flows.compute import all_ranges, fleet_from_inputs
 from flows.errors import InputError, ScenarioError
 from flows.export import ExportFilters, export_run
 from flows.planned import add_planned_files, check_planned
-from flows.scenarios import SHIPPED_SCENARIOS, resolve_scenario
+from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios, resolve_scenario
 from flows.validate import load_inputs
+from models.engine import simulate
+from models.sampling import central_params
 from tests.flows.test_validate import BASE, write
 
 HEADER = "project_id,name,region_id,lat,lon,hub_id,it_capacity_mw,utilization,ai_share,training_share,stage,online_year,source\n"
@@ -191,3 +193,28 @@ def test_export_includes_the_pipeline_table(run_dir: Path, tmp_path: Path) -> No
     got = pd.read_csv(out / "pipeline.csv")
     assert got[["scenario", "project_id", "year", "requested_it_mw"]].values.tolist() == [["reference", "a", 2026, 1.0]]
     assert "pipeline_it_energy_twh" in set(pd.read_csv(out / "columns.csv").astype(str).stack())
+
+
+def test_hub_push_pushes_west_with_a_western_pipeline(tmp_path: Path) -> None:
+    """hub_push moves training to the hub capacity being built: with 1 GW of planned training
+    campuses at each western hub, the western hub provinces' 2030 share under hub_push rises
+    above the reference's by more than without the pipeline."""
+    west = {"horinger": "CN-NM", "guian": "CN-GZ", "qingyang": "CN-GS", "zhongwei": "CN-NX"}
+    path = tmp_path / "west.csv"
+    path.write_text(HEADER + "".join(f"test-west-{h},Test campus,{r},,,{h},1000,,0.8,0.6,approved,2027,test\n"
+                                     for h, r in west.items()), encoding="utf-8")
+    shipped = load_inputs(Path("data/default"))
+    scenarios = {s.name: s.scenario for s in load_scenarios(None)}
+
+    def west_share(inputs, name: str) -> float:  # noqa: ANN001
+        fleet = fleet_from_inputs(inputs)
+        s = scenarios[name]
+        res = simulate(fleet, s, central_params(all_ranges(s, inputs)))
+        fac = res.region_facility_twh[0, :, s.years.index(2030)]
+        idx = [list(fleet.region_ids).index(r) for r in west.values()]
+        return float(fac[idx].sum() / fac.sum())
+
+    with_west = add_planned_files(shipped, [path])
+    push_with = west_share(with_west, "hub_push") - west_share(with_west, "reference")
+    push_without = west_share(shipped, "hub_push") - west_share(shipped, "reference")
+    assert push_with > 0 and push_with > push_without
