@@ -136,7 +136,7 @@ def run(
     ] = None,
     planned: Annotated[
         list[Path] | None,
-        typer.Option("--planned", help="A planned_centers CSV of your own projects, added to the data "
+        typer.Option("--planned", metavar="FILE", help="A planned_centers CSV of your own projects, added to the data "
                      "folder's pipeline (repeatable; project_id must not collide). Example: "
                      "--planned data/examples/planned_ningxia.csv"),
     ] = None,

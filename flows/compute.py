@@ -230,8 +230,12 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     draws = draw_sim = z = None
     if n_draws > 0:
         seq = scenario_seed(seed, scenario.name)
-        param_seq, base_seq = seq.spawn(2)
-        draws = draw_params(ranges, n_draws, param_seq)
+        param_seq, base_seq, pipe_seq = seq.spawn(3)
+        # the [pipeline] keys draw from their own stream: the other parameters' draws stay
+        # those of a scenario without a pipeline (same seed, same values)
+        pipe = {k: v for k, v in ranges.items() if k.startswith("pipeline.")}
+        draws = draw_params({k: v for k, v in ranges.items() if k not in pipe}, n_draws, param_seq)
+        draws |= draw_params(pipe, n_draws, pipe_seq) if pipe else {}
         keys = None if fleet.planned is None else row_keys(fleet.planned, seed, scenario.name)
         draw_sim = simulate_draws(fleet, scenario, draws, build_keys=keys)
         z = np.random.default_rng(base_seq).standard_normal((n_draws, len(fleet.region_ids)))
