@@ -301,7 +301,8 @@ def pipeline_table(
     Columns: project_id, region_id, year, stage, ``requested_it_mw`` (``it_capacity_mw * o(t)``
     with no delay and the central ramp, no derating), ``expected_it_mw``
     (``p_s * it_capacity_mw * o(t)`` with the central delay) and ``expected_it_energy_twh``
-    (``p_s * P_j(t)``). Rows are ordered by region, project_id, year.
+    (``p_s * P_j(t)``). Rows are ordered by region, project_id, year; ``project_id``,
+    ``region_id`` and ``stage`` are categoricals.
     """
     realise, delay, ramp, util = (x[0] for x in _draw_params(central))
     yrs = np.asarray(years)
@@ -314,12 +315,15 @@ def pipeline_table(
     requested = cap[:, None] * online_share(yrs, online, ramp)
     expected = (p_s * cap)[:, None] * online_share(yrs, online + delay[stage], ramp)
     n_t = len(yrs)
+    # ids as categoricals: 100k rows x 12 years x several scenarios stay ~40 bytes a row
+    project = pd.Categorical.from_codes(np.repeat(np.arange(len(cap)), n_t), planned.project_id[order].astype(str))
+    region = pd.Categorical.from_codes(np.repeat(planned.region_idx[order], n_t),
+                                       np.asarray(region_ids, dtype=object).astype(str))
     return pd.DataFrame({
-        "project_id": pd.array(np.repeat(planned.project_id[order], n_t), dtype="string"),
-        "region_id": pd.array(np.repeat(np.asarray(region_ids, dtype=object)[planned.region_idx[order]], n_t),
-                              dtype="string"),
+        "project_id": project,
+        "region_id": region,
         "year": np.tile(yrs, len(cap)).astype("int32"),
-        "stage": pd.array(np.repeat(np.asarray(STAGES, dtype=object)[stage], n_t), dtype="string"),
+        "stage": pd.Categorical.from_codes(np.repeat(stage, n_t), list(STAGES)),
         "requested_it_mw": requested.ravel(),
         "expected_it_mw": expected.ravel(),
         "expected_it_energy_twh": (expected * (u * _TWH_PER_MW_YEAR)[:, None]).ravel(),

@@ -21,6 +21,7 @@ from models.pipeline import (
     combine,
     online_share,
     pipeline_energy,
+    pipeline_table,
     row_keys,
 )
 from models.pipeline_params import STAGES
@@ -280,3 +281,24 @@ def test_draws_do_not_depend_on_chunking(gc) -> None:  # noqa: ANN001
     np.testing.assert_array_equal(a.pipeline_it_twh, b.pipeline_it_twh)
     built = a.pipeline_it_twh[:, 0, 1]
     assert 0 < np.count_nonzero(built) and len(np.unique(built)) > 5  # draws differ
+
+
+def test_pipeline_table_by_hand(gc) -> None:  # noqa: ANN001
+    s = gc.make_scenario(pipeline=pipeline_block(realisation={"approved": 0.4}, delay_years={"approved": 1.0},
+                                                 ramp_years=2.0))
+    fleet = gc.make_fleet([{"region_id": "A", "zone": "east"}, {"region_id": "B", "zone": "east"}],
+                          [{"region_id": "A", "it_capacity_mw": 1.0}])
+    fleet = with_planned(fleet, [{"region_id": "B", "it_capacity_mw": 100.0, "stage": "approved", "online_year": 2025,
+                                  "utilization": 0.5},
+                                 {"region_id": "A", "it_capacity_mw": 10.0, "online_year": 2027}])
+    t = pipeline_table(fleet.planned, fleet.region_ids, s.years, gc.make_params(s))
+    assert len(t) == 2 * 4 and t["project_id"].astype(str).tolist() == ["p1"] * 4 + ["p0"] * 4  # by region
+    b = t[t["project_id"] == "p0"]
+    # requested: no delay, ramp 2 from 2025: 0, 0.5, 1, 1 x 100 MW
+    assert b["requested_it_mw"].tolist() == pytest.approx([0.0, 50.0, 100.0, 100.0])
+    # expected: p 0.4, start 2026: 0, 0, 0.5, 1 x 100 MW x 0.4; energy x 0.5 x 8.76e-3
+    assert b["expected_it_mw"].tolist() == pytest.approx([0.0, 0.0, 20.0, 40.0])
+    assert b["expected_it_energy_twh"].tolist() == pytest.approx([0.0, 0.0, 20 * 0.5 * TWH, 40 * 0.5 * TWH])
+    a = t[t["project_id"] == "p1"]  # under construction, p 1, no delay, scenario utilisation 0.6
+    assert a["expected_it_energy_twh"].tolist() == pytest.approx([0.0, 0.0, 0.0, 10 * 0.5 * 0.6 * TWH])
+    assert set(t["stage"].astype(str)) == {"approved", "under_construction"}
