@@ -18,6 +18,7 @@ from flows.export import ExportFilters, export_run
 from flows.planned import add_planned_files, check_planned
 from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios, resolve_scenario
 from flows.validate import load_inputs
+from flows.warehouse import read_inputs, store_inputs
 from models.engine import simulate
 from models.sampling import central_params
 from tests.flows.test_validate import BASE, write
@@ -218,3 +219,12 @@ def test_hub_push_pushes_west_with_a_western_pipeline(tmp_path: Path) -> None:
     push_with = west_share(with_west, "hub_push") - west_share(with_west, "reference")
     push_without = west_share(shipped, "hub_push") - west_share(shipped, "reference")
     assert push_with > 0 and push_with > push_without
+
+
+@pytest.mark.parametrize("text", [GOOD, HEADER])
+def test_planned_rows_round_trip_through_the_warehouse(tmp_path: Path, text: str) -> None:
+    t = load_inputs(folder(tmp_path / "d", text))
+    store_inputs(tmp_path / "w.duckdb", t)
+    back = read_inputs(tmp_path / "w.duckdb").planned_centers
+    assert back["project_id"].tolist() == t.planned_centers["project_id"].tolist()
+    assert back["online_year"].tolist() == t.planned_centers["online_year"].tolist()
