@@ -45,8 +45,9 @@ __all__ = [
     "row_keys",
 ]
 
-BLOCK_CELLS = 2_000_000
-"""Target cells of the largest temporary array of one block of draws (~16 MB at float64)."""
+BLOCK_CELLS = 500_000
+"""Target cells of the largest temporary array of one block of draws (~4 MB at float64; a
+scenario holds about ten such temporaries, and scenarios run side by side)."""
 
 _TWH_PER_MW_YEAR = 8.76e-3  # 1 MW for 8760 h = 8.76e-3 TWh
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
