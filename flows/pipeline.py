@@ -29,7 +29,7 @@ from prefect.cache_policies import NONE
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows import outputs
-from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
+from flows.compute import ScenarioOutputs, concat_pipeline_tables, fleet_from_inputs, run_scenario
 from flows.errors import GridcastError, InputError
 from flows.planned import add_planned_files, check_planned
 from flows.scenarios import (
@@ -367,7 +367,7 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "rise_start": cat("rise_start_dist"),
         "sensitivity": cat("sensitivity"),
         "coincident_peak": cat("coincident"),
-        "pipeline": cat("pipeline"),
+        "pipeline": concat_pipeline_tables(results),
         "baseline": base.forecast,
         "backtest": base.backtest,
         "hub_assignment": pd.concat(hub_frames, ignore_index=True),

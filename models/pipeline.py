@@ -45,8 +45,8 @@ __all__ = [
     "row_keys",
 ]
 
-BLOCK_CELLS = 500_000
-"""Target cells of the largest temporary array of one block of draws (~4 MB at float64; a
+BLOCK_CELLS = 250_000
+"""Target cells of the largest temporary array of one block of draws (~2 MB at float64; a
 scenario holds about ten such temporaries, and scenarios run side by side)."""
 
 _TWH_PER_MW_YEAR = 8.76e-3  # 1 MW for 8760 h = 8.76e-3 TWh
@@ -313,8 +313,11 @@ def pipeline_table(
     online = planned.online_year[order].astype(float)
     u = np.where(np.isfinite(planned.own_utilization[order]), planned.own_utilization[order], util)
     p_s = realise[stage]
-    requested = cap[:, None] * online_share(yrs, online, ramp)
-    expected = (p_s * cap)[:, None] * online_share(yrs, online + delay[stage], ramp)
+    requested = online_share(yrs, online, ramp)
+    requested *= cap[:, None]
+    expected = online_share(yrs, online + delay[stage], ramp)
+    expected *= (p_s * cap)[:, None]
+    energy = expected * (u * _TWH_PER_MW_YEAR)[:, None]
     n_t = len(yrs)
     # ids as categoricals: 100k rows x 12 years x several scenarios stay ~40 bytes a row
     project = pd.Categorical.from_codes(np.repeat(np.arange(len(cap)), n_t), planned.project_id[order].astype(str))
@@ -327,5 +330,5 @@ def pipeline_table(
         "stage": pd.Categorical.from_codes(np.repeat(stage, n_t), list(STAGES)),
         "requested_it_mw": requested.ravel(),
         "expected_it_mw": expected.ravel(),
-        "expected_it_energy_twh": (expected * (u * _TWH_PER_MW_YEAR)[:, None]).ravel(),
+        "expected_it_energy_twh": energy.ravel(),
     })

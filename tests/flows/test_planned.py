@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from flows import outputs
 from flows.cli import app
 from flows.compare import open_run
-from flows.compute import all_ranges, fleet_from_inputs
+from flows.compute import all_ranges, concat_pipeline_tables, fleet_from_inputs, run_scenario
 from flows.errors import InputError, ScenarioError
 from flows.export import ExportFilters, export_run
 from flows.planned import add_planned_files, check_planned
@@ -21,6 +21,7 @@ from flows.validate import load_inputs
 from flows.warehouse import read_inputs, store_inputs
 from models.engine import simulate
 from models.sampling import central_params
+from tests.flows.conftest import _flat_baseline
 from tests.flows.test_validate import BASE, write
 
 HEADER = "project_id,name,region_id,lat,lon,hub_id,it_capacity_mw,utilization,ai_share,training_share,stage,online_year,source\n"
@@ -228,3 +229,16 @@ def test_planned_rows_round_trip_through_the_warehouse(tmp_path: Path, text: str
     back = read_inputs(tmp_path / "w.duckdb").planned_centers
     assert back["project_id"].tolist() == t.planned_centers["project_id"].tolist()
     assert back["online_year"].tolist() == t.planned_centers["online_year"].tolist()
+
+
+def test_pipeline_tables_concatenate_and_free(tmp_path: Path) -> None:
+    t = add_planned_files(load_inputs(Path("data/default")), [Path("data/examples/planned_ningxia.csv")])
+    fleet = fleet_from_inputs(t)
+    results = []
+    for s in load_scenarios(None)[:2]:
+        base = _flat_baseline(t.demand_history, fleet.region_ids, s.scenario.years)
+        results.append(run_scenario(t, s.scenario, base, n_draws=0, seed=1, fleet=fleet))
+    want = pd.concat([r.pipeline.astype(str) for r in results], ignore_index=True)
+    got = concat_pipeline_tables(results)
+    assert all(r.pipeline is None for r in results)
+    pd.testing.assert_frame_equal(got.astype(str), want)
