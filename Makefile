@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	@$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev,dask]'
+	@$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev,dask,maps]'
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -46,7 +46,46 @@ HOURS_PER_DAY = 24
 TWH_PER_MW_YEAR = 8.76e-3  # MWh in 8760 h / 1e6 (MODEL.md s3)
 MW_DECIMALS = 4  # 0.1 kW: keeps files readable; the 62 roundings move the total < 0.01 MW
 FACTOR_DECIMALS = 12  # keeps each load-shape mean within 1e-11 of 1
-GUIZHOU_RACKS_S27 = 200_000  # S27 lower bound (built and under construction), cross-check only
+GUIZHOU_RACKS_S27 = 200_000  # S27 lower bound (built and under construction)
+
+# --- Observed provincial points and the planned pipeline (data/raw/datacenter_points_verified.csv,
+# keys G2-G9, each verified against the publication named in its row; see data/SOURCES.md s6-s7).
+BASE_YEAR = 2024
+# Base-fleet floors: a province whose GDP share gives less than what is observed operating in
+# the base year gets the observed figure; the rest of its S26 group gives it up in proportion.
+FLOOR_POINTS = {
+    "CN-SX": ("G2", "internet data services electricity use"),  # TWh -> racks (see floor_racks)
+    "CN-NX": ("G5", "standard racks"),  # racks
+}
+PLANNED_AI_SHARE = (
+    0.8  # ASSUMPTION, informed by S38/S39: >90% of new western compute is "intelligent"
+)
+PLANNED_TRAINING_SHARE = 0.5  # ASSUMPTION: new western cluster capacity leans to training
+ZHONGJIN_ONLINE_YEAR = 2026  # ASSUMPTION: structures finish end-2025 (G6), first racks in 2026
+SHANXI_BUILD_YEARS = (
+    2025,
+    2026,
+)  # ASSUMPTION: Aug-2024 construction comes online evenly over 2 years
+GUIZHOU_ONLINE_YEAR = 2025  # ASSUMPTION: the S27 construction (end-2024) comes online in 2025
+QINGYANG_TARGET_YEARS = (2025, 2030)  # G4 (2025 total) and S29 (2030 total)
+
+# Grid emission factors (E1-E4 in data/SOURCES.md). Tibet is not in the provincial table of
+# the MEE/NBS announcements; ASSUMPTION: it takes the factor of the regional grid the
+# announcements group it with (Southwest: Sichuan, Chongqing, Tibet).
+FACTOR_FALLBACK_REGIONAL_GRID = {"西藏": "西南"}
+FACTOR_SOURCES = {
+    "E1": "MEE/NBS announcement 2024 No. 12 (2021 factors, 2024-04-12)",
+    "E2": "MEE/NBS announcement of the 2022 factors (2024-12-20)",
+    "E4": "MEE/NBS announcement of the 2023 factors (reported 2026-01)",
+}
+# Electricity prices paid by compute centres, CNY/kWh (low, central, high). No provincial
+# table from a primary source was found (data/SOURCES.md, section P).
+PRICE_COAST = (0.55, 0.65, 0.80)  # ASSUMPTION: coastal large-industrial level (agency-purchase order of magnitude)
+PRICE_INLAND_EAST = (0.50, 0.60, 0.75)  # ASSUMPTION: between coast and west
+WEST_DISCOUNT = 0.30  # SOURCED P1, P2: western hub provinces ~30% cheaper than the eastern coast
+PRICE_WEST_LOW_HIGH = (0.35, 0.55)  # ASSUMPTION around the ~0.4 subsidised tariff (P1) and P3's 0.38
+COASTAL_PROVINCES = ("CN-BJ", "CN-TJ", "CN-HE", "CN-LN", "CN-SD", "CN-SH", "CN-JS", "CN-ZJ",
+                     "CN-FJ", "CN-GD", "CN-HI")  # ASSUMPTION: "coastal" as the eastern seaboard
 
 # Hub membership beyond the provinces that host a cluster: Beijing and Tianjin are named in
 # the Beijing-Tianjin-Hebei hub's name but host no cluster (the Zhangjiakou cluster is in
@@ -57,6 +96,10 @@ OTHER_HUBS_SCOPE = "other six hubs combined"
 NON_HUB_GROUP = "non-hub provinces"
 # DataV names carry the administrative suffix; S1's province_zh does not.
 DATAV_NAME_SUFFIX = r"(壮族自治区|回族自治区|维吾尔自治区|自治区|省|市)$"
+
+# Fleet-average central PUE (80% large at 1.2, 20% small/medium at 1.4 = 1.24): converts an
+# observed facility TWh into the base fleet's IT MW.
+PUE_CENTRAL_MIX = sum(SIZE_SHARES[k] * (lo + hi) / 2 for k, (lo, hi) in PUE_RANGES.items())
 
 HUB_IDS = {  # short slugs for the 10 clusters (keyed by the file's cluster_en)
     "Zhangjiakou cluster": "zhangjiakou",
@@ -85,6 +128,10 @@ OUTPUT_FILES = (
     "load_shapes.csv",
     "system_hourly_load_2018_mw.csv",
     "published_estimates.csv",
+    "grid_emission_factors.csv",
+    "electricity_prices.csv",
+    "planned_centers.csv",
+    "observed_provincial.csv",
 )
 
 
@@ -105,6 +152,9 @@ def read_raw(raw_dir: Path) -> dict[str, pd.DataFrame]:
         "clusters": "china_edwc_hubs_clusters.csv",
         "capacity": "china_datacenter_capacity_figures.csv",
         "centers": "province_centers_datav.csv",
+        "factors": "china_grid_emission_factors_mee_nbs.csv",
+        "leads": "china_datacenter_pipeline_leads.csv",
+        "points": "datacenter_points_verified.csv",
     }
     return {key: pd.read_csv(raw_dir / name) for key, name in files.items()}
 
@@ -273,13 +323,22 @@ def group_rack_shares(capacity: pd.DataFrame) -> pd.Series:
 
 
 def province_it_capacity_mw(
-    provinces: pd.DataFrame, members: pd.DataFrame, gdp: pd.DataFrame, capacity: pd.DataFrame
+    provinces: pd.DataFrame,
+    members: pd.DataFrame,
+    gdp: pd.DataFrame,
+    capacity: pd.DataFrame,
+    floors: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Split national IT capacity over provinces: S26 group shares, then 2024 GDP within groups.
 
+    A province with an observed base-year floor (racks, ``floors``) above its GDP share gets
+    the floor; the other provinces of its group give the difference up in proportion to their
+    GDP share, so every group keeps its S26 share and the nation its total.
+
     Returns:
-        Columns ``region_id, name, group, group_share, gdp_share_in_group, racks,
-        it_capacity_mw`` (racks and MW of the whole province, both size classes).
+        Columns ``region_id, name, group, group_share, gdp_share_in_group, racks_gdp, racks,
+        it_capacity_mw`` (racks and MW of the whole province, both size classes;
+        ``racks_gdp`` is the GDP split before the floors).
     """
     shares = group_rack_shares(capacity)
     named_hubs = set(shares.index) - {OTHER_HUBS_SCOPE, NON_HUB_GROUP}
@@ -299,9 +358,288 @@ def province_it_capacity_mw(
     table["gdp_share_in_group"] = table["gdp_100m_cny"] / table.groupby("group")[
         "gdp_100m_cny"
     ].transform("sum")
-    table["racks"] = national_racks(capacity) * table["group_share"] * table["gdp_share_in_group"]
+    table["racks_gdp"] = (
+        national_racks(capacity) * table["group_share"] * table["gdp_share_in_group"]
+    )
+    floor = table["region_id"].map(floors if floors is not None else {}).astype(float)
+    lifted = floor.gt(table["racks_gdp"])
+    raised = table["racks_gdp"].where(~lifted, floor)
+    group_total = table.groupby("group")["racks_gdp"].transform("sum")
+    fixed = raised.where(lifted, 0.0).groupby(table["group"]).transform("sum")
+    free = table["racks_gdp"].where(~lifted, 0.0).groupby(table["group"]).transform("sum")
+    table["racks"] = raised.where(lifted, table["racks_gdp"] * (group_total - fixed) / free)
     table["it_capacity_mw"] = table["racks"] * RACK_POWER_KW / 1000.0
     return table
+
+
+def _point(points: pd.DataFrame, key: str, metric: str) -> pd.Series:
+    """The one row of ``datacenter_points_verified.csv`` with this key and metric."""
+    rows = points[points["key"].eq(key) & points["metric"].eq(metric)]
+    if len(rows) != 1:
+        raise ValueError(f"expected one point {key} {metric!r}, got {len(rows)}")
+    return rows.iloc[0]
+
+
+def _capacity_point(capacity: pd.DataFrame, source: str, date: str) -> float:
+    rows = capacity[capacity["source_id"].eq(source) & capacity["date"].eq(date)]
+    if len(rows) != 1:
+        raise ValueError(f"expected one {source} capacity figure dated {date}, got {len(rows)}")
+    return float(rows["value"].iloc[0])
+
+
+def racks_of_facility_twh(twh: float) -> float:
+    """Standard racks whose base-fleet facility energy is ``twh`` (central PUE mix, S11 load)."""
+    it_mw = twh / (UTILIZATION * TWH_PER_MW_YEAR * PUE_CENTRAL_MIX)
+    return it_mw * 1000.0 / RACK_POWER_KW
+
+
+def floor_racks(points: pd.DataFrame) -> pd.Series:
+    """Observed base-year floors (racks) per region_id, from ``FLOOR_POINTS``.
+
+    Shanxi: internet-data-services electricity (G2, TWh; a lower bound) read as the facility
+    energy of its fleet. Ningxia: Zhongwei's standard racks in August 2024 (G5); Zhongwei
+    holds the hub's large centres (ASSUMPTION: the rest of Ningxia is small).
+    """
+    out = {}
+    for region, (key, metric) in FLOOR_POINTS.items():
+        row = _point(points, key, metric)
+        value = float(row["value"])
+        out[region] = racks_of_facility_twh(value) if str(row["unit"]).startswith("TWh") else value
+    return pd.Series(out, dtype=float)
+
+
+def _planned_row(
+    project_id: str,
+    name: str,
+    region_id: str,
+    racks: float,
+    stage: str,
+    year: int,
+    source: str,
+    hub: pd.Series | None = None,
+) -> dict:
+    return {
+        "project_id": project_id,
+        "name": name,
+        "region_id": region_id,
+        "lat": np.nan if hub is None else hub["lat"],
+        "lon": np.nan if hub is None else hub["lon"],
+        "hub_id": "" if hub is None else hub["hub_id"],
+        "it_capacity_mw": round(racks * RACK_POWER_KW / 1000.0, MW_DECIMALS),
+        "utilization": np.nan,
+        "ai_share": PLANNED_AI_SHARE,
+        "training_share": PLANNED_TRAINING_SHARE,
+        "stage": stage,
+        "online_year": int(year),
+        "source": source,
+    }
+
+
+def planned_centers(
+    points: pd.DataFrame, capacity: pd.DataFrame, province_mw: pd.DataFrame, hubs: pd.DataFrame
+) -> pd.DataFrame:
+    """Return ``planned_centers.csv``: cluster targets and verified projects, net of the base fleet.
+
+    Rules (data/SOURCES.md s7): racks x 2.5 kW; a government target is ``announced`` and
+    only its part above what operates (reported, or held by the base fleet, whichever is
+    larger) and above the named projects of the same cluster is added; built-and-under-
+    construction totals become ``under_construction`` net of the base fleet's racks.
+    """
+    hub = hubs.set_index("hub_id", drop=False)
+    base_racks = province_mw.set_index("region_id")["racks"]
+    rows = []
+
+    # Qingyang (Gansu): G4 2025 total, S29 2030 total, minus G3 racks in operation end-2024.
+    operating = float(_point(points, "G3", "standard racks in operation")["value"])
+    t2025 = float(_point(points, "G4", "standard racks target (cluster total)")["value"])
+    t2030 = _capacity_point(capacity, "S29", "2030-12-31")
+    first, last = QINGYANG_TARGET_YEARS
+    rows.append(
+        _planned_row(
+            f"GS-qingyang-target-{first}",
+            f"Qingyang cluster target to {first} (net of operating)",
+            "CN-GS",
+            t2025 - operating,
+            "announced",
+            first,
+            f"G4 target {t2025:,.0f} racks by end-{first} minus G3 {operating:,.0f} operating "
+            f"end-2024; 2.5 kW/rack (S29)",
+            hub.loc["qingyang"],
+        )
+    )
+    years = range(first + 1, last + 1)
+    for year in years:
+        rows.append(
+            _planned_row(
+                f"GS-qingyang-target-{year}",
+                f"Qingyang cluster target {first + 1}-{last}, year {year}",
+                "CN-GS",
+                (t2030 - t2025) / len(years),
+                "announced",
+                year,
+                f"S29 target {t2030:,.0f} racks by {last} minus G4 {t2025:,.0f} by {first}, "
+                f"spread evenly over {first + 1}-{last} (ASSUMPTION); 2.5 kW/rack (S29)",
+                hub.loc["qingyang"],
+            )
+        )
+
+    # Ningxia: the Zhongjin Zhongwei project (G6, 820,000 racks, about 2,050 MW reported).
+    zhongjin = float(_point(points, "G6", "planned standard racks of one project")["value"])
+    rows.append(
+        _planned_row(
+            "NX-zhongjin-zhongwei",
+            "Zhongjin Data Group Zhongwei project",
+            "CN-NX",
+            zhongjin,
+            "under_construction",
+            ZHONGJIN_ONLINE_YEAR,
+            f"G6 (S40): {zhongjin:,.0f} racks, IT load about 2050 MW reported; construction began "
+            f"2025; online {ZHONGJIN_ONLINE_YEAR} ASSUMPTION",
+            hub.loc["zhongwei"],
+        )
+    )
+    # The S32 hub target (720,000 racks by end-2025) is not added on top: net of what operates
+    # (G5) and of the named project above, nothing is left (see ningxia_target_remainder).
+    remainder = ningxia_target_remainder(points, capacity, base_racks, zhongjin)
+    if remainder > 0:
+        rows.append(
+            _planned_row(
+                "NX-hub-target-2025",
+                "Ningxia hub target to 2025 (net)",
+                "CN-NX",
+                remainder,
+                "announced",
+                2025,
+                "S32 target net of G5 operating and G6",
+                hub.loc["zhongwei"],
+            )
+        )
+
+    # Shanxi: racks in use and under construction (G2, Aug 2024) minus the base fleet's racks.
+    sx_total = float(_point(points, "G2", "standard racks in use and under construction")["value"])
+    sx_building = sx_total - base_racks["CN-SX"]
+    for year in SHANXI_BUILD_YEARS:
+        rows.append(
+            _planned_row(
+                f"SX-under-construction-{year}",
+                f"Shanxi data centres under construction, part {year}",
+                "CN-SX",
+                sx_building / len(SHANXI_BUILD_YEARS),
+                "under_construction",
+                year,
+                f"G2 (S36): {sx_total:,.0f} racks in use and under construction (Aug 2024) minus "
+                f"{base_racks['CN-SX']:,.0f} in the base fleet, online evenly {SHANXI_BUILD_YEARS} "
+                "(ASSUMPTION); 2.5 kW/rack",
+            )
+        )
+
+    # Guizhou: S27 >= 200,000 racks built and under construction (end-2024) minus the base fleet.
+    gz_building = GUIZHOU_RACKS_S27 - base_racks["CN-GZ"]
+    if gz_building > 0:
+        rows.append(
+            _planned_row(
+                "GZ-under-construction",
+                "Guizhou data centres under construction",
+                "CN-GZ",
+                gz_building,
+                "under_construction",
+                GUIZHOU_ONLINE_YEAR,
+                f"S27: >= {GUIZHOU_RACKS_S27:,} racks built and under construction (end-2024) minus "
+                f"{base_racks['CN-GZ']:,.0f} in the base fleet; online {GUIZHOU_ONLINE_YEAR} "
+                "(ASSUMPTION); 2.5 kW/rack",
+                hub.loc["guian"],
+            )
+        )
+    out = pd.DataFrame(rows)
+    out["online_year"] = out["online_year"].astype(int)
+    return out
+
+
+def ningxia_target_remainder(
+    points: pd.DataFrame, capacity: pd.DataFrame, base_racks: pd.Series, named_racks: float
+) -> float:
+    """Racks of the S32 Ningxia target (end-2025) not yet operating nor in a named project."""
+    target = _capacity_point(capacity, "S32", "2025-12-31")
+    operating = max(float(_point(points, "G5", "standard racks")["value"]), base_racks["CN-NX"])
+    return target - operating - named_racks
+
+
+def observed_provincial(
+    points: pd.DataFrame, leads: pd.DataFrame, capacity: pd.DataFrame
+) -> pd.DataFrame:
+    """Return ``observed_provincial.csv``: every observed provincial figure, in model units.
+
+    Racks become IT MW at 2.5 kW. Quantities: ``facility_energy_twh`` (a year's electricity),
+    ``facility_energy_twh_quarter`` (one quarter), ``it_capacity_mw``.
+    """
+
+    def mw(racks: float) -> float:
+        return round(racks * RACK_POWER_KW / 1000.0, MW_DECIMALS)
+
+    sx_twh = _point(points, "G2", "internet data services electricity use")
+    sx_racks = _point(points, "G2", "standard racks in use and under construction")
+    qy = _point(points, "G3", "standard racks in operation")
+    nx = _point(points, "G5", "standard racks")
+    nm = leads[leads["source_id"].eq("S37")].iloc[0]
+    rows = [
+        (
+            "CN-SX",
+            2024,
+            "facility_energy_twh",
+            float(sx_twh["value"]),
+            "TWh",
+            "whole province, internet data services (mainly data centres), Jan to early Dec; lower bound",
+            "G2 (S36): " + sx_twh["publisher"],
+        ),
+        (
+            "CN-SX",
+            2024,
+            "it_capacity_mw",
+            mw(sx_racks["value"]),
+            "MW",
+            "in use and under construction, Aug 2024 (1,012,000 racks x 2.5 kW)",
+            "G2 (S36): " + sx_racks["publisher"],
+        ),
+        (
+            "CN-NM",
+            2025,
+            "facility_energy_twh_quarter",
+            float(nm["value"]),
+            "TWh",
+            "Horinger cluster only, Q1 2025",
+            "S37 (goinnermongolia.com.cn, July 2025): UNVERIFIED, the figure was not found by our search",
+        ),
+        (
+            "CN-GZ",
+            2024,
+            "it_capacity_mw",
+            mw(GUIZHOU_RACKS_S27),
+            "MW",
+            "built and under construction, lower bound (200,000 racks x 2.5 kW)",
+            "S27 (secondary)",
+        ),
+        (
+            "CN-NX",
+            2024,
+            "it_capacity_mw",
+            mw(nx["value"]),
+            "MW",
+            "Zhongwei, racks in place Aug 2024 (96,200 x 2.5 kW)",
+            "G5: " + nx["publisher"],
+        ),
+        (
+            "CN-GS",
+            2024,
+            "it_capacity_mw",
+            mw(qy["value"]),
+            "MW",
+            "Qingyang cluster only, in operation end-2024 (31,000 x 2.5 kW)",
+            "G3 (S41): " + qy["publisher"],
+        ),
+    ]
+    return pd.DataFrame(
+        rows, columns=["region_id", "year", "quantity", "value", "unit", "scope", "source"]
+    )
 
 
 def compute_centers(
@@ -429,6 +767,50 @@ def load_shapes(system_mw: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def grid_emission_factors(factors: pd.DataFrame, provinces: pd.DataFrame) -> pd.DataFrame:
+    """Return ``grid_emission_factors.csv``: MEE/NBS provincial factors by year (E1, E2).
+
+    Provinces are matched on the Chinese name; a province missing from the provincial
+    table takes its regional grid's factor for every year that grid has one (ASSUMPTION).
+    """
+    by_name = provinces.set_index("name_zh")["region_id"]
+    prov = factors[factors["scope"] == "province"]
+    grid = factors[factors["scope"] == "regional_grid"]
+    rows = prov.assign(region_id=prov["name_zh"].map(by_name),
+                       source=prov["source_key"].map(FACTOR_SOURCES) + ", provincial table (" + prov["source_key"] + ")")
+    for name_zh, grid_zh in FACTOR_FALLBACK_REGIONAL_GRID.items():
+        g = grid[grid["name_zh"] == grid_zh]
+        rows = pd.concat([rows, g.assign(
+            region_id=by_name[name_zh],
+            source="ASSUMPTION: not in the provincial table; regional grid " + grid_zh + " factor, "
+            + g["source_key"].map(FACTOR_SOURCES) + ", regional table (" + g["source_key"] + ")",
+        )])
+    if rows["region_id"].isna().any() or set(rows["region_id"]) != set(provinces["region_id"]):
+        raise ValueError("grid emission factors do not cover the 31 provinces one-to-one")
+    out = rows[["region_id", "year", "kg_co2_per_kwh", "source"]]
+    return out.sort_values(["region_id", "year"], ignore_index=True)
+
+
+def electricity_prices(region_table: pd.DataFrame) -> pd.DataFrame:
+    """Return ``electricity_prices.csv``: three price tiers (coast, inland east, west zone).
+
+    West central = coast central x (1 - WEST_DISCOUNT) (P1, P2); every level is otherwise
+    an ASSUMPTION, with the range showing how uncertain it is.
+    """
+    west = (PRICE_WEST_LOW_HIGH[0], round(PRICE_COAST[1] * (1 - WEST_DISCOUNT), 6), PRICE_WEST_LOW_HIGH[1])
+    tiers = {
+        "coast": (PRICE_COAST, "ASSUMPTION: coastal level"),
+        "inland_east": (PRICE_INLAND_EAST, "ASSUMPTION: inland east level"),
+        "west": (west, "central SOURCED P1, P2 (west ~30% below the coast's central); range ASSUMPTION (P1, P3)"),
+    }
+    ids = region_table["region_id"]
+    tier = np.where(region_table["zone"] == "west", "west",
+                    np.where(ids.isin(COASTAL_PROVINCES), "coast", "inland_east"))
+    prices = pd.DataFrame([tiers[t][0] for t in tier], columns=["price_low", "price_central", "price_high"])
+    return pd.DataFrame({"region_id": ids.to_numpy(), **{c: prices[c].to_numpy() for c in prices},
+                         "source": [tiers[t][1] for t in tier]})
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write one output CSV: UTF-8, LF line ends, no index, shortest round-trip floats."""
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
@@ -453,6 +835,39 @@ def _print_checks(
     )
 
 
+def _print_pipeline(
+    planned: pd.DataFrame, province_mw: pd.DataFrame, observed: pd.DataFrame, nx_rest: float
+) -> None:
+    """Print the base-fleet floors, the observed comparison and the planned MW by stage."""
+    mw = province_mw.set_index("region_id")
+    base_twh = mw["it_capacity_mw"] * UTILIZATION * TWH_PER_MW_YEAR * PUE_CENTRAL_MIX
+    gdp_twh = (
+        mw["racks_gdp"] * RACK_POWER_KW / 1000 * UTILIZATION * TWH_PER_MW_YEAR * PUE_CENTRAL_MIX
+    )
+    print("observed vs base fleet (GDP split -> with floors):")
+    for rec in observed.itertuples():
+        if rec.quantity == "it_capacity_mw":
+            before = mw.at[rec.region_id, "racks_gdp"] * RACK_POWER_KW / 1000
+            after = mw.at[rec.region_id, "it_capacity_mw"]
+        else:
+            scale = 0.25 if rec.quantity.endswith("quarter") else 1.0
+            before, after = gdp_twh[rec.region_id] * scale, base_twh[rec.region_id] * scale
+        print(
+            f"  {rec.region_id} {rec.year} {rec.quantity}: {before:,.2f} -> {after:,.2f} "
+            f"vs observed {rec.value:,.2f} {rec.unit} ({rec.scope})"
+        )
+    print(
+        f"check: Ningxia S32 target left after operating and named projects: {nx_rest:,.0f} racks"
+    )
+    by = planned.pivot_table(
+        index="region_id", columns="stage", values="it_capacity_mw", aggfunc="sum", fill_value=0.0
+    )
+    print("planned IT MW by province and stage:")
+    print(by.round(1).to_string())
+    print(planned.groupby("stage")["it_capacity_mw"].sum().round(1).to_string())
+    print(f"planned total: {planned['it_capacity_mw'].sum():,.1f} MW in {len(planned)} rows")
+
+
 def build(raw_dir: Path, out_dir: Path) -> dict[str, float]:
     """Build every file of the default dataset into ``out_dir``.
 
@@ -465,19 +880,28 @@ def build(raw_dir: Path, out_dir: Path) -> dict[str, float]:
     members = hub_membership(clusters)
     lag = diffusion_lag_years(raw["gdp"], raw["population"], provinces)
     region_table = regions(provinces, members, lag)
-    province_mw = province_it_capacity_mw(provinces, members, raw["gdp"], raw["capacity"])
+    province_mw = province_it_capacity_mw(
+        provinces, members, raw["gdp"], raw["capacity"], floor_racks(raw["points"])
+    )
     centers = compute_centers(provinces, province_mw, clusters)
+    hub_table = hub_nodes(clusters, provinces)
+    planned = planned_centers(raw["points"], raw["capacity"], province_mw, hub_table)
+    observed = observed_provincial(raw["points"], raw["leads"], raw["capacity"])
     system_mw = system_hourly_load_mw(raw["hourly"], provinces["region_id"])
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
         "regions.csv": region_table,
-        "hub_nodes.csv": hub_nodes(clusters, provinces),
+        "hub_nodes.csv": hub_table,
         "compute_centers.csv": centers,
         "pue_assumptions.csv": pue_assumptions(sorted(region_table["zone"].unique())),
         "demand_history.csv": demand_history(raw["consumption"]),
         "load_shapes.csv": load_shapes(system_mw),
         "system_hourly_load_2018_mw.csv": system_mw,
+        "grid_emission_factors.csv": grid_emission_factors(raw["factors"], provinces),
+        "electricity_prices.csv": electricity_prices(region_table),
+        "planned_centers.csv": planned,
+        "observed_provincial.csv": observed,
     }
     for name, frame in tables.items():
         _write_csv(frame, out_dir / name)
@@ -487,6 +911,17 @@ def build(raw_dir: Path, out_dir: Path) -> dict[str, float]:
 
     it_mw = float(centers["it_capacity_mw"].sum())
     _print_checks(province_mw, system_mw, raw["consumption"])
+    _print_pipeline(
+        planned,
+        province_mw,
+        observed,
+        ningxia_target_remainder(
+            raw["points"],
+            raw["capacity"],
+            province_mw.set_index("region_id")["racks"],
+            float(_point(raw["points"], "G6", "planned standard racks of one project")["value"]),
+        ),
+    )
     return {
         "national_racks": national_racks(raw["capacity"]),
         "national_it_mw": it_mw,

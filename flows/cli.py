@@ -1,7 +1,8 @@
 """The ``gridcast`` command: one subcommand per job a planner does.
 
-Errors a user can cause (bad input, bad scenario, busy warehouse) print one
-line naming file, row, column and rule, and exit with status 2; no traceback.
+Errors a user can cause (bad input, bad scenario, bad option, busy warehouse) print
+one line per problem naming file, row, column and rule (every problem of a file at once,
+at most 20 lines and then a count), and exit with status 2; no traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Annotated
 import typer
 
 from flows.errors import GridcastError
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, configure_prefect
+from flows.settings import (
+    DEFAULT_DATA,
+    DEFAULT_OUT,
+    DEFAULT_WAREHOUSE,
+    MAX_DRAWS,
+    configure_prefect,
+)
 
 app = typer.Typer(
     name="gridcast",
@@ -56,7 +63,9 @@ def _quiet_prefect_user_errors() -> None:
 
 
 def _fail(exc: GridcastError) -> None:
-    typer.echo(f"gridcast: {exc}", err=True)
+    # An error may list several problems, one per line: each line gets the prefix.
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        typer.echo(f"gridcast: {line}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -65,6 +74,12 @@ def _prefect_ready() -> None:
     import prefect  # noqa: F401 - sets up Prefect's logging so the filter can attach
 
     _quiet_prefect_user_errors()
+    from flows.prefect_server import prepare
+
+    try:
+        prepare()  # a reachable PREFECT_API_URL, or a temporary server that dies with us
+    except GridcastError as exc:
+        _fail(exc)
 
 
 @app.command()
@@ -73,26 +88,25 @@ def ingest(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     scenario: Annotated[
         Path | None,
-        typer.Option("--scenario", help="Scenario TOML whose base year and [pipeline] the rules check against "
-                     "(default: the shipped data/scenarios/reference.toml)."),
+        typer.Option("--scenario", help="Scenario file or folder whose base year and [pipeline] the inputs are "
+                     "checked against, as `run` checks them (default: data/scenarios/reference.toml)."),
     ] = None,
 ) -> None:
     """Validate a data folder and load it into the DuckDB warehouse (raw_* and core_* tables).
 
-    A file that breaks a rule is refused whole with one message naming file, row,
-    column and rule; the warehouse keeps what it held before. Rules that need a base
-    year (commissioning_year, planned online_year) use the --scenario's, so ingest
-    refuses what run refuses.
+    A file that breaks a rule is refused whole with a message naming file, row,
+    column and rule of every problem; the warehouse keeps what it held before.
     """
     from flows.planned import check_planned
-    from flows.scenarios import SHIPPED_SCENARIOS, resolve_scenario
-    from flows.validate import check_commissioning, load_inputs
+    from flows.scenarios import REFERENCE_SCENARIO, load_scenarios
+    from flows.validate import check_with_scenarios, load_inputs
 
     try:  # refuse bad input in a second, before Prefect starts
-        loaded = resolve_scenario(scenario if scenario is not None else SHIPPED_SCENARIOS / "reference.toml")
+        scenarios = load_scenarios(scenario if scenario is not None else REFERENCE_SCENARIO)
         tables = load_inputs(data)
-        check_commissioning(tables.compute_centers, loaded.scenario.horizon.base_year)
-        check_planned(tables.planned_centers, loaded)
+        check_with_scenarios(tables, scenarios)
+        for s in scenarios:
+            check_planned(tables.planned_centers, s)
     except GridcastError as exc:
         _fail(exc)
     _prefect_ready()
@@ -119,8 +133,10 @@ def run(
         typer.Option("--out", help="Write outputs directly into this folder (default: outputs/runs/<run id>, "
                      "with outputs/latest pointing at it)."),
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help="Monte Carlo draws per scenario (0 = central run only).")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed: the same seed gives identical outputs.")] = 20241,
+    draws: Annotated[int, typer.Option("--draws", help=(
+        f"Monte Carlo draws per scenario (0 = central run only; at most {MAX_DRAWS}, which keeps the "
+        "peak memory of a run of the shipped data under 2 GB: docs/operations.md)."))] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives identical outputs.")] = 20241,
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     rise_threshold: Annotated[
         float, typer.Option("--rise-threshold", help="Year-on-year growth that counts as rising (0.05 = 5%).")
@@ -134,6 +150,10 @@ def run(
         str | None, typer.Option("--dask-address", help="Dask scheduler tcp://HOST:PORT for --runner dask "
                                  "(default: a LocalCluster on 127.0.0.1).")
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the report's own text: en (default) or zh (中文: "
+                          "headings, captions, table headers and the province stories).")
+    ] = "en",
     planned: Annotated[
         list[Path] | None,
         typer.Option("--planned", metavar="FILE", help="A planned_centers CSV of your own projects, added to the data "
@@ -146,6 +166,7 @@ def run(
     Add your own planned projects with --planned FILE (same columns as planned_centers.csv),
     e.g. `gridcast run --planned data/examples/planned_ningxia.csv`.
     """
+    from flows.params import run_params
     from flows.scenarios import load_scenarios
 
     if runner not in ("local", "dask"):
@@ -154,19 +175,19 @@ def run(
         _fail(GridcastError("--dask-address needs --runner dask and a scheduler address "
                             "like tcp://127.0.0.1:8786"))
 
-    try:
-        found = load_scenarios(scenario)  # refuse bad scenarios before any work starts
+    try:  # refuse bad values and bad scenarios before Prefect or any work starts
+        params = run_params(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
+                            seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
+                            overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
+                            lang=lang, planned=tuple(planned or ()))
+        found = load_scenarios(scenario)
     except GridcastError as exc:
         _fail(exc)
     typer.echo(f"gridcast: {len(found)} scenario(s): {', '.join(s.name for s in found)}", err=True)
     typer.echo("gridcast: starting Prefect (first start sets up its database; ~10-20 s) ...", err=True)
     _prefect_ready()
-    from flows.pipeline import RunParams, run_pipeline
+    from flows.pipeline import run_pipeline
 
-    params = RunParams(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
-                       seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
-                       overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
-                       planned=tuple(planned or ()))
     t0 = time.perf_counter()
     try:
         run_dir = run_pipeline(params)
@@ -195,6 +216,11 @@ def main() -> None:
         app()
     except GridcastError as exc:  # pragma: no cover - commands handle their own
         typer.echo(f"gridcast: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # a full or read-only disk anywhere: the path and the cause, no traceback
+        from flows.outputs import storage_error
+
+        typer.echo(f"gridcast: {storage_error(exc)}", err=True)
         sys.exit(2)
 
 

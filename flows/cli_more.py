@@ -21,13 +21,10 @@ __all__ = ["register", "scenario_listing", "scenario_toml"]
 DirOpt = Annotated[
     Path | None, typer.Option("--dir", help="Folder of scenario TOML files (default: the shipped data/scenarios/).")
 ]
-RunOpt = Annotated[
-    Path | None, typer.Option("--run", help="A run folder written by `gridcast run` (default: outputs/latest).")
-]
-
 
 def _fail(exc: GridcastError) -> None:
-    typer.echo(f"gridcast: {exc}", err=True)
+    for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem
+        typer.echo(f"gridcast: {line}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -141,61 +138,12 @@ def scenarios_show(
         _fail(exc)
 
 
-def compare(
-    scenarios: Annotated[list[str], typer.Argument(help="Two or more scenario names; the first is the base.")],
-    run: RunOpt = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Folder for the tables and comparison.html (default: outputs/compare/<run id>--A-vs-B).")] = None,
-    year: Annotated[int, typer.Option("--year", help="Milestone year of the printed table.")] = 2030,
-    html: Annotated[bool, typer.Option("--html/--no-html", help="Also write comparison.html.")] = True,
-) -> None:
-    """Compare scenarios of one run: energy and peak by year, differences, turning points, parameters.
-
-    Writes compare_national, compare_regional, compare_turning_points and
-    compare_parameters as Parquet and CSV, plus comparison.html, and prints the
-    national table (central TWh in --year and the end year, rise start).
-    """
-    from flows.compare import compare_scenarios, open_run, summary_text, write_comparison
-
-    try:
-        comp = compare_scenarios(open_run(run), list(scenarios))
-        folder, notes = write_comparison(comp, out, html=html)
-    except GridcastError as exc:
-        _fail(exc)
-    typer.echo(summary_text(comp, year))
-    for note in notes:
-        typer.echo(f"gridcast: {note}", err=True)
-    typer.echo(f"gridcast: comparison tables in {folder}", err=True)
-
-
-def export(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write into (refused if not empty, unless --overwrite).")],
-    run: RunOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="parquet, csv or xlsx.")] = "csv",
-    scenario: Annotated[list[str] | None, typer.Option("--scenario", help="Keep this scenario (repeatable).")] = None,
-    region: Annotated[list[str] | None, typer.Option("--region", help="Keep this region id, e.g. CN-GD (repeatable).")] = None,
-    hub: Annotated[list[str] | None, typer.Option(
-        "--hub", help="Keep regions hosting centres assigned to this hub, e.g. qingyang (repeatable).")] = None,
-    years: Annotated[str | None, typer.Option("--years", help="Year or range, e.g. 2025-2030.")] = None,
-    bom: Annotated[bool, typer.Option("--bom", help="CSV: start with a UTF-8 byte-order mark (for Excel).")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow a non-empty --out.")] = False,
-) -> None:
-    """Export a run's regional and national forecasts and turning points, filtered, with provenance."""
-    from flows.compare import open_run
-    from flows.export import ExportFilters, export_run, parse_years
-
-    try:
-        filters = ExportFilters(scenarios=tuple(scenario or ()), regions=tuple(region or ()),
-                                hubs=tuple(hub or ()), years=parse_years(years))
-        result = export_run(open_run(run), out, fmt.lower(), filters, bom=bom, overwrite=overwrite)
-    except GridcastError as exc:
-        _fail(exc)
-    rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
-    typer.echo(f"gridcast: exported {rows} rows as {fmt} to {result.out}")
-
-
 def register(app: typer.Typer) -> None:
     """Add ``scenarios``, ``compare`` and ``export`` to the ``gridcast`` app."""
     app.add_typer(scenarios_app, name="scenarios")
+    from flows.cli_compare import compare
+
     app.command("compare")(compare)
+    from flows.cli_export import export
+
     app.command("export")(export)

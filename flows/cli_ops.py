@@ -1,4 +1,4 @@
-"""``gridcast schedule`` and ``gridcast runs``.
+"""``gridcast schedule``, ``gridcast runs`` and ``gridcast server``.
 
 Registered on the main typer app by :func:`register` (one line in ``flows.cli``).
 User errors print one line and exit with status 2, like the rest of the CLI.
@@ -12,13 +12,14 @@ from typing import Annotated
 import typer
 
 from flows.errors import GridcastError
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE
+from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, MAX_DRAWS
 
 __all__ = ["register"]
 
 
 def _fail(exc: GridcastError) -> None:
-    typer.echo(f"gridcast: {exc}", err=True)
+    for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem
+        typer.echo(f"gridcast: {line}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -29,7 +30,8 @@ def schedule(
     scenario: Annotated[
         Path | None, typer.Option("--scenario", help="A scenario TOML file or folder (default: all shipped).")
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=0, help="Monte Carlo draws per scenario.")] = 1000,
+    draws: Annotated[int, typer.Option("--draws",
+                                       help=f"Monte Carlo draws per scenario (at most {MAX_DRAWS}).")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 20241,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone the cron string is read in.")] = "Asia/Shanghai",
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
@@ -49,10 +51,14 @@ def schedule(
 
     configure_prefect()
     from flows import ops
+    from flows.params import run_params
     from flows.scenarios import load_scenarios
 
     try:
         url = ops.require_api_url()
+        from flows.prefect_server import check_reachable
+
+        check_reachable(url)  # one line, not Prefect's retries, when the server is down
         ops.check_schedule(cron, timezone)
         if runner not in ("local", "dask"):
             raise GridcastError(f"--runner must be local or dask, got {runner!r}")
@@ -60,13 +66,12 @@ def schedule(
             raise GridcastError("--dask-address needs --runner dask and a scheduler address "
                                 "like tcp://127.0.0.1:8786")
         load_scenarios(scenario)  # refuse a bad scenario now, not at 06:00 on Monday
+        params = run_params(data_dir=data.resolve(), scenario=scenario.resolve() if scenario else None,
+                            out_root=out_root.resolve(), draws=draws, seed=seed, warehouse=warehouse.resolve(),
+                            runner=runner, dask_address=dask_address,
+                            progress=True)  # each run says what it does (inputs changed or not) in this log
     except GridcastError as exc:
         _fail(exc)
-    from flows.pipeline import RunParams
-
-    params = RunParams(data_dir=data.resolve(), scenario=scenario.resolve() if scenario else None,
-                       out_root=out_root.resolve(), draws=draws, seed=seed, warehouse=warehouse.resolve(),
-                       runner=runner, dask_address=dask_address)
     typer.echo(f"gridcast: serving {ops.FLOW_NAME}/{name} at {url}: cron '{cron}' ({timezone}); "
                "Ctrl-C to stop", err=True)
     try:
@@ -79,7 +84,8 @@ def runs(
     warehouse: Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file.")] = DEFAULT_WAREHOUSE,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many runs.")] = 20,
 ) -> None:
-    """List past forecast runs from the warehouse, newest first (failed runs show their reason)."""
+    """List past forecast runs from the warehouse, newest first: state, data folder, input hash and
+    whether it changed, scenarios, draws (failed runs show their reason; killed ones show as CRASHED)."""
     from flows.ops import format_runs, run_history
 
     try:
@@ -89,7 +95,31 @@ def runs(
     typer.echo(format_runs(table))
 
 
+def server(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")] = 4200,
+) -> None:
+    """Start a long-lived Prefect server for schedules on 127.0.0.1 (runs until stopped).
+
+    It is `prefect server start --host 127.0.0.1 --port PORT` with gridcast's defaults: its
+    database in .gridcast/prefect-server (PREFECT_HOME), telemetry off (on a machine without
+    internet the server's telemetry only logs errors), quiet logs. Your own environment
+    wins. Then `export PREFECT_API_URL=http://127.0.0.1:PORT/api` and `gridcast schedule`.
+    """
+    import os
+    import sys
+
+    from flows.settings import server_environment
+
+    env = server_environment()
+    prefect = Path(sys.executable).with_name("prefect")
+    args = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    typer.echo(f"gridcast: starting the Prefect server at http://127.0.0.1:{port}/api "
+               f"(PREFECT_HOME={env['PREFECT_HOME']}); Ctrl-C to stop", err=True)
+    os.execve(prefect, args, env)  # the server takes over this process: signals reach it directly
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``schedule`` and ``runs`` to the ``gridcast`` app."""
+    """Add ``schedule``, ``runs`` and ``server`` to the ``gridcast`` app."""
     app.command("schedule")(schedule)
     app.command("runs")(runs)
+    app.command("server")(server)

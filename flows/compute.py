@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from flows.costs import costs_for_scenario
 from flows.errors import InputError
 from flows.schema import InputTables
 from models.coincident import coincident_peak
@@ -42,7 +43,8 @@ __all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "concat_pipeline
 
 DRAW_CHUNK = 500
 _DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
-                "region_peak_mw", "national_peak_mw", "pipeline_it_twh", "pipeline_added_it_twh")
+                "region_peak_mw", "national_peak_mw", "region_new_build_twh", "pipeline_it_twh",
+                "pipeline_added_it_twh")
 
 
 @dataclass
@@ -58,6 +60,7 @@ class ScenarioOutputs:
     sensitivity: pd.DataFrame | None = None
     coincident: pd.DataFrame | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    costs: pd.DataFrame | None = None
     pipeline: pd.DataFrame | None = None
 
 
@@ -104,8 +107,13 @@ def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataF
 
 
 def all_ranges(scenario: Scenario, inputs: InputTables) -> dict[str, tuple[float, float, float]]:
-    """Scenario parameter ranges plus the PUE table's, by dotted name."""
-    return {**parameter_ranges(scenario),
+    """Scenario parameter ranges plus the PUE table's, by dotted name.
+
+    The ``emissions.*`` keys do not change energy: they are drawn with the costs
+    (``flows.costs``), so adding them leaves the energy draws as they were.
+    """
+    energy = {k: v for k, v in parameter_ranges(scenario).items() if not k.startswith("emissions.")}
+    return {**energy,
             **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers,
                          getattr(inputs, "planned_centers", None))}
 
@@ -230,9 +238,9 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     draws = draw_sim = z = None
     if n_draws > 0:
         seq = scenario_seed(seed, scenario.name)
-        param_seq, base_seq, pipe_seq = seq.spawn(3)
-        # the [pipeline] keys draw from their own stream: the other parameters' draws stay
-        # those of a scenario without a pipeline (same seed, same values)
+        # children 0 and 1: parameters and baseline; 2: costs (flows.costs); 3: the [pipeline]
+        # keys, so the other parameters' draws stay those of a scenario without a pipeline
+        param_seq, base_seq, _, pipe_seq = seq.spawn(4)
         pipe = {k: v for k, v in ranges.items() if k.startswith("pipeline.")}
         draws = draw_params({k: v for k, v in ranges.items() if k not in pipe}, n_draws, param_seq)
         draws |= draw_params(pipe, n_draws, pipe_seq) if pipe else {}
@@ -252,6 +260,7 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     hourly = getattr(inputs, "system_hourly", None)
     if hourly is not None:
         out.coincident = coincident_table(hourly, fleet, scenario, baseline, central)
+    out.costs = costs_for_scenario(inputs, fleet, scenario, central, draw_sim, seed)
     if fleet.planned is not None and scenario.pipeline is not None:
         table = pipeline_table(fleet.planned, ids, years, central_params(ranges))
         table.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(table), dtype=np.int8), [scenario.name]))

@@ -1,104 +1,109 @@
-"""``gridcast export``: a run's forecasts, filtered, as Parquet, CSV or Excel for planners.
+"""``gridcast export``: any output table of a run, filtered, as Parquet, CSV or Excel for planners.
 
-Three tables leave the run (column names are stable; see docs/scenarios.md and the
-``columns`` sheet / ``columns.csv``):
+The tables that can leave a run are listed once, in :data:`flows.export_registry.EXPORT_TABLES`
+(``--table``; by default every table there marked ``default`` that the run wrote:
+``regional``, ``national``, ``turning_points``, ``forecast`` by workload with
+``pue_effective``, ``baseline`` with its band, ``coincident_peak``, ``hub_assignment``,
+``rise_odds``, ``rise_start``, ``sensitivity``, and newer tables as they are registered).
 
-* ``regional``: one row per scenario, region, year and statistic (the run's ``regional/``),
-  filtered by scenario, region, hub and years.
-* ``national``: the national totals (``national.parquet``), filtered by scenario and years
-  only (a national total is not a sum of the chosen regions).
-* ``turning_points``: shape and rise start per scenario and region, filtered by scenario
-  and region; the national row (``region_id = ALL``) is always kept.
+* Filters: scenario, region (any spelling, see :mod:`flows.region_lookup`), hub and years;
+  each applies to the tables that have the column. National rows (``region_id = ALL``) of
+  ``turning_points``, ``rise_odds`` and ``rise_start`` are always kept.
+* Every table naming a province carries ``region_name`` and ``region_name_zh``.
+* Values are rounded to a stated precision per column (``columns.csv`` lists it): 0.001 TWh
+  (1 GWh), 0.1 MW, 0.001 for PUE, 1e-4 for fractions, in float64; ``--energy-unit`` (TWh,
+  GWh, 亿kWh) and ``--power-unit`` (MW, 万kW) convert and rename the columns
+  (``facility_energy_100m_kwh``, ``peak_load_10k_kw``).
+* ``--layout wide`` puts years in columns: one row per key and variable, with its unit;
+  tables without a year stay long.
+* Every text cell of CSV and workbook output is inert (:mod:`flows.safe_text`).
 
 A ``provenance`` record (sheet, or ``provenance.json``) says which run, inputs, scenarios,
-versions and filters the files come from. Every file is written atomically; nothing is
-written outside ``--out``, and a non-empty ``--out`` is refused unless ``overwrite``.
+versions, units and filters the files come from; ``export_manifest.json`` lists the files
+written, so that ``--overwrite`` replaces exactly those (:mod:`flows.export_write`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from flows import outputs
 from flows.compare import RunFolder
 from flows.errors import GridcastError
+from flows.export_registry import (
+    EXPORT_TABLES,
+    ColumnUnit,
+    column_unit,
+    convert_name,
+    energy_unit,
+    power_unit,
+)
+from flows.export_write import MANIFEST, Sheet, csv_bytes, prepare_target, xlsx_bytes
+from flows.region_lookup import RegionIndex, region_index, split_values
 
-__all__ = ["EXPORT_COLUMNS", "FORMATS", "ExportFilters", "ExportResult", "export_run", "filtered_tables",
-           "hub_regions", "parse_years"]
+__all__ = ["EXPORT_COLUMNS", "FORMATS", "LAYOUTS", "XLSX_NAME", "ExportFilters", "ExportResult", "Units",
+           "export_run", "filtered_tables", "hub_regions", "parse_years", "run_regions"]
 
 Format = Literal["parquet", "csv", "xlsx"]
 FORMATS: tuple[str, ...] = ("parquet", "csv", "xlsx")
+LAYOUTS: tuple[str, ...] = ("long", "wide")
 XLSX_NAME = "gridcast_export.xlsx"
-
+# The documented columns of the three tables version 1 exported (kept for callers).
 EXPORT_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
-    "regional": {
-        "scenario": ("", "scenario name (data/scenarios/<name>.toml)"),
-        "region_id": ("", "province, ISO 3166-2 (CN-GD)"),
-        "year": ("year", "calendar year, base year to end year inclusive"),
-        "stat": ("", "central (all parameters central), p10, p50 or p90 of the Monte Carlo draws"),
-        "facility_energy_twh": ("TWh/yr", "compute-centre electricity incl. cooling and losses (IT x PUE)"),
-        "peak_load_mw": ("MW", "compute-centre peak hour of the region (sum of workloads x hourly shape)"),
-        "baseline_twh": ("TWh/yr", "regional electricity demand without the change in compute load"),
-        "total_twh": ("TWh/yr", "baseline + facility energy - base-year facility energy"),
-        "compute_share": ("fraction", "facility_energy_twh / total_twh"),
-        "pipeline_it_energy_twh": ("TWh/yr", "IT energy of the region's planned projects (central: expected "
-                                   "value; p10/p50/p90: of the projects built in each draw)"),
-        "pipeline_added_it_twh": ("TWh/yr", "what the planned projects added to the trend (floor mode: the part "
-                                  "beyond the trend's growth; additional mode: all of it)"),
-    },
-    "national": {
-        "scenario": ("", "scenario name"),
-        "year": ("year", "calendar year"),
-        "stat": ("", "central, p10, p50 or p90"),
-        "facility_energy_twh": ("TWh/yr", "national compute-centre electricity (sum of regions)"),
-        "it_energy_twh": ("TWh/yr", "national IT electricity (before PUE)"),
-        "peak_load_mw": ("MW", "national compute-centre peak hour"),
-        "baseline_twh": ("TWh/yr", "national demand without the change in compute load"),
-        "total_twh": ("TWh/yr", "baseline + change in compute load"),
-        "compute_share": ("fraction", "facility_energy_twh / total_twh"),
-    },
-    "turning_points": {
-        "scenario": ("", "scenario name"),
-        "region_id": ("", "province, or ALL for the national total"),
-        "shape": ("", "rising, flat-then-rising, flat or declining (central run)"),
-        "rise_start": ("year", "first year of >= 5%/yr growth for three years (empty: none)"),
-        "flat_until": ("year", "rise_start - 1 (empty: none)"),
-    },
-    "pipeline": {
-        "scenario": ("", "scenario name"),
-        "project_id": ("", "planned project (phase) id of planned_centers.csv or a --planned file"),
-        "region_id": ("", "province of the project"),
-        "year": ("year", "calendar year, base year to end year inclusive"),
-        "stage": ("", "announced, requested, approved or under_construction"),
-        "requested_it_mw": ("MW", "IT MW online as requested: capacity x online share, no delay, no derating"),
-        "expected_it_mw": ("MW", "realisation x capacity x online share with the stage's central delay"),
-        "expected_it_energy_twh": ("TWh/yr", "realisation x IT energy if built (central run)"),
-    },
+    n: {c: v for c, v in EXPORT_TABLES[n].columns.items() if not c.startswith("region_name")}
+    for n in ("regional", "national", "turning_points")
 }
-OPTIONAL_TABLES: tuple[str, ...] = ("pipeline",)
-"""Tables exported when the run has them (a run without planned projects has no pipeline)."""
 
 
 @dataclass(frozen=True)
 class ExportFilters:
-    """What to keep; an empty tuple keeps everything. Filters combine with AND."""
+    """What to keep; an empty tuple keeps everything. Filters combine with AND.
+
+    ``regions`` may hold any spelling ``--region`` accepts; ``tables`` empty means the
+    registry's default tables.
+    """
 
     scenarios: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     hubs: tuple[str, ...] = ()
     years: tuple[int, int] | None = None
+    tables: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The filters as recorded in the provenance."""
         return {"scenarios": list(self.scenarios), "regions": list(self.regions), "hubs": list(self.hubs),
-                "years": list(self.years) if self.years else None}
+                "years": list(self.years) if self.years else None, "tables": list(self.tables)}
+
+
+@dataclass(frozen=True)
+class Units:
+    """Output units and layout (``--energy-unit``, ``--power-unit``, ``--layout``)."""
+
+    energy: str = "TWh"
+    power: str = "MW"
+    layout: str = "long"
+
+    @classmethod
+    def parse(cls, energy: str = "TWh", power: str = "MW", layout: str = "long") -> Units:
+        """Check and normalise the options (case-insensitive).
+
+        Raises:
+            GridcastError: an unknown unit or layout.
+        """
+        try:
+            e, p = energy_unit(energy), power_unit(power)
+        except ValueError as exc:
+            raise GridcastError(str(exc)) from None
+        if layout.lower() not in LAYOUTS:
+            raise GridcastError(f"--layout {layout!r}: choose long or wide")
+        return cls(e, p, layout.lower())
 
 
 def parse_years(text: str | None) -> tuple[int, int] | None:
@@ -165,72 +170,193 @@ def hub_regions(run: RunFolder, hubs: tuple[str, ...], scenarios: list[str]) -> 
     return hit.dropna().drop_duplicates().astype({"scenario": "string", "region_id": "string"})
 
 
-def _in_years(frame: pd.DataFrame, years: tuple[int, int] | None) -> pd.Series:
-    if years is None:
-        return pd.Series(True, index=frame.index)
-    return frame["year"].between(years[0], years[1])
+def run_regions(run: RunFolder) -> RegionIndex:
+    """The regions (ids, names) of the run's data folder, else the shipped regions."""
+    return region_index(run.meta.get("data_dir"), run.meta.get("inputs_sha256", {}).get("regions.csv"))
 
 
-def filtered_tables(run: RunFolder, filters: ExportFilters) -> dict[str, pd.DataFrame]:
-    """The three export tables of ``run`` after ``filters`` (see the module docstring).
+def _table_names(run: RunFolder, asked: tuple[str, ...]) -> list[str]:
+    names = split_values(asked)
+    if not names or names == ["all"]:
+        wanted = [n for n, t in EXPORT_TABLES.items() if t.default or names == ["all"]]
+        return [n for n in wanted if run.has_table(n)]
+    for n in names:
+        if n not in EXPORT_TABLES:
+            raise GridcastError(f"--table {n!r}: choose from {', '.join(EXPORT_TABLES)} (or all)")
+        if not run.has_table(n):
+            raise GridcastError(f"run {run.run_id} has no {n!r} table")
+    return list(dict.fromkeys(names))
+
+
+def _read(run: RunFolder, name: str, scenarios: list[str]) -> pd.DataFrame:
+    frame = run.table(name, scenarios if EXPORT_TABLES[name].partitioned else None)
+    for col in ("scenario", "region_id", "stat", "workload", "shape"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype("string")
+    if "scenario" in frame.columns:
+        frame = frame.loc[frame["scenario"].isin(scenarios)]
+    return frame
+
+
+def _keep(name: str, frame: pd.DataFrame, filters: ExportFilters, regions: list[str],
+          pairs: pd.DataFrame | None) -> pd.Series:
+    keep = pd.Series(True, index=frame.index)
+    if "year" in frame.columns and filters.years is not None:
+        keep &= frame["year"].between(*filters.years)
+    if "region_id" not in frame.columns:
+        return keep
+    national = frame["region_id"] == "ALL" if EXPORT_TABLES[name].national_rows else None
+    place = pd.Series(True, index=frame.index)
+    if regions:
+        place &= frame["region_id"].isin(regions)
+    if pairs is not None:
+        if "scenario" in frame.columns:
+            key = pd.MultiIndex.from_frame(pairs[["scenario", "region_id"]])
+            place &= pd.MultiIndex.from_frame(frame[["scenario", "region_id"]].astype(str)).isin(key)
+        else:
+            place &= frame["region_id"].isin(pairs["region_id"])
+    if national is not None:
+        place |= national
+    return keep & place
+
+
+def filtered_tables(run: RunFolder, filters: ExportFilters,
+                    index: RegionIndex | None = None) -> dict[str, pd.DataFrame]:
+    """The chosen tables of ``run`` after ``filters``, raw values, documented columns first.
 
     Raises:
-        GridcastError: a scenario, region or hub the run does not hold, or no row left.
+        GridcastError: a table, scenario, region or hub the run does not hold, or no row left.
     """
     scenarios = list(filters.scenarios) or run.scenarios
     run.check_scenarios(scenarios)
-    regional = run.table("regional", scenarios)
-    national = run.table("national", scenarios)
-    turning = run.table("turning_points", scenarios)
-    for frame in (regional, national, turning):
-        frame["scenario"] = frame["scenario"].astype("string")
-    regional["region_id"] = regional["region_id"].astype("string")
-    turning["region_id"] = turning["region_id"].astype("string")
-    _check_known("region", filters.regions, sorted(regional["region_id"].unique()))
-    keep = _in_years(regional, filters.years)
-    tp_keep = pd.Series(True, index=turning.index)
-    if filters.regions:
-        keep &= regional["region_id"].isin(list(filters.regions))
-        tp_keep &= turning["region_id"].isin(list(filters.regions))
-    if filters.hubs:
-        pairs = hub_regions(run, filters.hubs, scenarios)
-        key = pd.MultiIndex.from_frame(pairs[["scenario", "region_id"]])
-        keep &= pd.MultiIndex.from_frame(regional[["scenario", "region_id"]]).isin(key)
-        tp_keep &= pd.MultiIndex.from_frame(turning[["scenario", "region_id"]]).isin(key)
-    tp_keep |= turning["region_id"] == "ALL"
-    out = {
-        "regional": regional.loc[keep],
-        "national": national.loc[_in_years(national, filters.years)],
-        "turning_points": turning.loc[tp_keep],
-    }
-    for name in OPTIONAL_TABLES:
-        if (run.path / name).is_dir() or (run.path / f"{name}.parquet").is_file():
-            extra = run.table(name, scenarios)
-            pairs = pd.MultiIndex.from_frame(out["regional"][["scenario", "region_id"]].astype(str).drop_duplicates())
-            extra_keep = pd.MultiIndex.from_frame(extra[["scenario", "region_id"]].astype(str)).isin(pairs)
-            out[name] = extra.loc[extra_keep & _in_years(extra, filters.years).to_numpy()]
-    if out["regional"].empty and out["national"].empty:
+    names = _table_names(run, filters.tables)
+    index = index or run_regions(run)
+    known = sorted(set(run.table("regional", scenarios[:1])["region_id"].astype(str)))
+    regions = index.resolve(filters.regions, known) if filters.regions else []
+    pairs = hub_regions(run, filters.hubs, scenarios) if filters.hubs else None
+    out = {}
+    for name in names:
+        frame = _read(run, name, scenarios)
+        out[name] = _stable(name, frame.loc[_keep(name, frame, filters, regions, pairs)])
+    dated = [f for f in out.values() if "year" in f.columns]  # the forecasts, not the lookup tables
+    if all(f.empty for f in (dated or list(out.values()))):
         raise GridcastError(f"no rows left after the filters {filters.as_dict()}")
-    return {name: _stable(name, frame) for name, frame in out.items()}
+    return out
 
 
 def _stable(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """The documented columns in the documented order, sorted; extra run columns follow."""
-    cols = [c for c in EXPORT_COLUMNS[name] if c in frame.columns]
-    cols += [c for c in frame.columns if c not in cols]
-    keys = [c for c in ("scenario", "region_id", "project_id", "year", "stat") if c in frame.columns]
+    """The documented columns in the documented order, sorted by the keys; extra run columns follow."""
+    spec = EXPORT_TABLES[name]
+    cols = [c for c in (*spec.keys, *spec.columns) if c in frame.columns]
+    cols = list(dict.fromkeys(cols)) + [c for c in frame.columns if c not in cols]
+    keys = [c for c in spec.keys if c in frame.columns]
     return frame[cols].sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def _provenance(run: RunFolder, filters: ExportFilters, tables: dict[str, pd.DataFrame], fmt: str) -> dict[str, Any]:
-    names = sorted(set(tables["regional"]["scenario"].astype(str)) | set(tables["national"]["scenario"].astype(str)))
+@dataclass(frozen=True)
+class _Column:
+    table: str
+    column: str
+    source: str
+    unit: str
+    decimals: int | None
+    meaning: str
+
+
+# Meanings of columns many tables share, for tables that do not document their own.
+_COMMON: dict[str, tuple[str, str]] = {
+    "scenario": ("", "scenario name"),
+    "region_id": ("", "province, ISO 3166-2 (CN-GD); ALL = national"),
+    "region_name": ("", "province, English name"),
+    "region_name_zh": ("", "province, Chinese name"),
+    "year": ("year", "calendar year"),
+    "stat": ("", "central, p10, p50 or p90"),
+    "hour": ("hour", "hour of the year, 0-8759"),
+}
+
+
+def _number_format(col: _Column) -> str | None:
+    if col.decimals is None:
+        return "0" if col.unit == "year" or col.column in ("year", "hour") else None
+    if col.unit == "fraction":
+        return "0.00%" if col.decimals <= 4 else "0.0000%"
+    return "#,##0" + ("." + "0" * col.decimals if col.decimals > 0 else "")
+
+
+def _shape_long(name: str, frame: pd.DataFrame, units: Units, index: RegionIndex
+                ) -> tuple[pd.DataFrame, list[_Column]]:
+    """Names added, energy and power converted, floats rounded to their stated decimals (float64)."""
+    frame = index.with_names(frame)
+    spec = EXPORT_TABLES[name]
+    data: dict[str, Any] = {}
+    cols = []
+    for c in frame.columns:
+        s = frame[c]
+        is_float = pd.api.types.is_float_dtype(s)
+        cu: ColumnUnit = column_unit(name, c, is_float)
+        new, factor, label, dec = c, 1.0, cu.unit, cu.decimals
+        if cu.kind in ("energy", "power") and is_float:
+            new, factor, label, conv_dec = convert_name(c, cu.kind, units.energy, units.power)
+            if factor != 1.0:
+                dec = conv_dec
+        if is_float:
+            s = pd.Series(np.round(s.to_numpy(np.float64) * factor, dec if dec is not None else 12),
+                          index=frame.index)
+        data[new] = s
+        given = spec.columns.get(c) or _COMMON.get(c, ("", ""))
+        cols.append(_Column(name, new, c, label or given[0], dec if is_float else cu.decimals, given[1]))
+    return pd.DataFrame(data, index=frame.index), cols
+
+
+def _shape_wide(frame: pd.DataFrame, cols: list[_Column]) -> tuple[pd.DataFrame, list[_Column]]:
+    """Years as columns: one row per key and variable, the unit beside it (no year: unchanged)."""
+    if "year" not in frame.columns or frame.empty:
+        return frame, cols
+    values = [c for c in cols if pd.api.types.is_float_dtype(frame[c.column])]
+    ids = [c.column for c in cols if c.column != "year" and c not in values]
+    if not values:
+        return frame, cols
+    unit = {c.column: c.unit for c in values}
+    long = frame.melt(id_vars=[*ids, "year"], value_vars=[c.column for c in values], var_name="variable")
+    long["unit"] = long["variable"].map(unit)
+    order = {c.column: i for i, c in enumerate(values)}
+    filled = long.assign(**{c: long[c].astype(object).where(long[c].notna(), "") for c in ids})
+    wide = filled.set_index([*ids, "variable", "unit", "year"])["value"].unstack("year")
+    wide.columns = [str(y) for y in wide.columns]
+    wide = wide[sorted(wide.columns)].reset_index()
+    wide = wide.assign(_v=wide["variable"].map(order)).sort_values([*ids, "_v"], kind="stable")
+    wide = wide.drop(columns="_v").reset_index(drop=True)
+    for c in ids:
+        wide[c] = wide[c].replace("", pd.NA)
+    table = cols[0].table
+    shaped = [c for c in cols if c.column in ids]
+    shaped += [_Column(table, "variable", "", "", None, "the value in this row (a column of the long layout)"),
+               _Column(table, "unit", "", "", None, "unit of the row's values")]
+    shaped += [_Column(table, y, "", "", None, f"value in {y}") for y in wide.columns if y.isdigit()]
+    return wide, shaped
+
+
+def _columns_table(specs: dict[str, list[_Column]]) -> pd.DataFrame:
+    rows = [{"table": c.table, "column": c.column, "unit": c.unit,
+             "decimals": pd.NA if c.decimals is None else c.decimals, "meaning": c.meaning}
+            for cols in specs.values() for c in cols]
+    return pd.DataFrame(rows, columns=["table", "column", "unit", "decimals", "meaning"]).astype(
+        {"decimals": "Int64"})
+
+
+def _provenance(run: RunFolder, filters: ExportFilters, tables: dict[str, pd.DataFrame], fmt: str,
+                units: Units, index: RegionIndex) -> dict[str, Any]:
+    names = sorted({str(s) for f in tables.values() if "scenario" in f.columns for s in f["scenario"].dropna()})
     scen = run.meta.get("scenarios", {})
     return {
         "run_id": run.run_id,
         "run_dir": str(run.path.resolve()),
         "run_finished_at": run.meta.get("finished_at"),
         "format": fmt,
+        "layout": units.layout,
+        "units": {"energy": units.energy, "power": units.power},
         "filters": filters.as_dict(),
+        "region_names": index.source,
         "rows": {k: len(v) for k, v in tables.items()},
         "inputs_sha256": run.meta.get("inputs_sha256", {}),
         "scenarios_sha256": {n: run.meta.get("scenarios_sha256", {}).get(n) for n in names},
@@ -243,48 +369,18 @@ def _provenance(run: RunFolder, filters: ExportFilters, tables: dict[str, pd.Dat
 
 def _provenance_rows(prov: dict[str, Any]) -> pd.DataFrame:
     """The provenance as ``key, value`` rows (nested values as JSON), for a sheet."""
+    import json
+
     rows = []
     for key, value in prov.items():
         if isinstance(value, dict) and key != "filters":
-            rows += [{"key": f"{key}.{k}", "value": v if isinstance(v, str) else json.dumps(v, sort_keys=True)}
+            rows += [{"key": f"{key}.{k}", "value": v if isinstance(v, str) else json.dumps(v, sort_keys=True,
+                                                                                            ensure_ascii=False)}
                      for k, v in value.items()]
         else:
-            rows.append({"key": key, "value": value if isinstance(value, str) else json.dumps(value)})
+            rows.append({"key": key, "value": value if isinstance(value, str) else json.dumps(value,
+                                                                                              ensure_ascii=False)})
     return pd.DataFrame(rows, columns=["key", "value"])
-
-
-def _columns_table() -> pd.DataFrame:
-    return pd.DataFrame([{"table": t, "column": c, "unit": u, "meaning": m}
-                         for t, cols in EXPORT_COLUMNS.items() for c, (u, m) in cols.items()])
-
-
-def _csv_bytes(frame: pd.DataFrame, bom: bool) -> bytes:
-    text = frame.to_csv(index=False, lineterminator="\n")
-    return text.encode("utf-8-sig" if bom else "utf-8")
-
-
-def _xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        for name, frame in sheets.items():
-            # Excel has no NA: empty cells; pandas string/Int64 columns go out as objects
-            frame.astype(object).where(frame.notna(), None).to_excel(xl, sheet_name=name, index=False)
-            sheet = xl.sheets[name]
-            sheet.freeze_panes = "A2"
-            for col in sheet.columns:
-                width = max(len(str(col[0].value or "")), *(len(str(c.value or "")) for c in col[1:50]))
-                sheet.column_dimensions[col[0].column_letter].width = min(60, width + 2)
-    return buf.getvalue()
-
-
-def _check_target(out: Path, overwrite: bool) -> Path:
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GridcastError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise GridcastError(f"--out {out} is not empty; pass --overwrite to replace the export there")
-    out.mkdir(parents=True, exist_ok=True)
-    return out.resolve()
 
 
 @dataclass
@@ -296,40 +392,89 @@ class ExportResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def export_run(run: RunFolder, out: Path, fmt: str, filters: ExportFilters, *, bom: bool = False,
-               overwrite: bool = False) -> ExportResult:
-    """Write the filtered tables of ``run`` under ``out`` in one format.
+def _file_names(fmt: str, tables: dict[str, pd.DataFrame], layout: str) -> dict[str, str]:
+    if fmt == "xlsx":
+        return {"__book__": XLSX_NAME}
+    if fmt == "csv":
+        return {n: f"{n}.csv" for n in tables}
+    return {n: n if EXPORT_TABLES[n].partitioned and layout == "long" and "scenario" in f.columns
+            else f"{n}.parquet" for n, f in tables.items()}
 
-    Layout: ``parquet``: ``regional/scenario=<name>/part-0.parquet`` (hive), ``national.parquet``,
-    ``turning_points.parquet``; ``csv``: ``regional.csv``, ``national.csv``,
-    ``turning_points.csv`` (UTF-8, with a byte-order mark if ``bom``); ``xlsx``:
-    ``gridcast_export.xlsx`` with sheets regional, national, turning_points, columns,
-    provenance. Every format also writes ``provenance.json`` and ``columns.csv``.
+
+def _sheet(frame: pd.DataFrame, cols: list[_Column]) -> Sheet:
+    headers = [f"{c.column} [{c.unit}]" if c.unit and c.unit not in ("year",) else c.column for c in cols]
+    formats = {c.column: f for c in cols if (f := _number_format(c)) is not None}
+    if "variable" in frame.columns and "unit" in frame.columns:
+        first_year = next((i for i, c in enumerate(cols) if c.column.isdigit()), len(cols))
+        freeze = f"{chr(ord('A') + min(first_year, 25))}2"
+        return Sheet(frame, headers, formats, freeze, "variable", None)
+    return Sheet(frame, headers, formats)
+
+
+def _write_files(root: Path, fmt: str, shaped: dict[str, tuple[pd.DataFrame, list[_Column]]],
+                 names: dict[str, str], prov: dict[str, Any], columns: pd.DataFrame, bom: bool,
+                 row_formats: dict[str, dict[str, str]]) -> list[Path]:
+    written = []
+    if fmt == "xlsx":
+        sheets = {}
+        for n, (frame, cols) in shaped.items():
+            sheet = _sheet(frame, cols)
+            if sheet.row_format:
+                sheet.row_formats = row_formats[n]
+            sheets[n] = sheet
+        sheets["columns"] = Sheet(columns, list(columns.columns), {"decimals": "0"})
+        prov_rows = _provenance_rows(prov)
+        sheets["provenance"] = Sheet(prov_rows, list(prov_rows.columns), {})
+        return [outputs.atomic_write_bytes(outputs.safe_child(root, XLSX_NAME), xlsx_bytes(sheets))]
+    for n, (frame, _) in shaped.items():
+        target = outputs.safe_child(root, names[n])
+        if fmt == "csv":
+            written.append(outputs.atomic_write_bytes(target, csv_bytes(frame, bom)))
+        elif names[n] == n:
+            for s in frame["scenario"].dropna().astype(str).unique():
+                outputs.safe_child(root, n, f"scenario={s}")
+            written.append(outputs.write_partitioned(target, frame))
+        else:
+            written.append(outputs.write_parquet(target, frame))
+    return written
+
+
+def export_run(run: RunFolder, out: Path, fmt: str, filters: ExportFilters, *, bom: bool = False,
+               overwrite: bool = False, units: Units | None = None) -> ExportResult:
+    """Write the filtered tables of ``run`` under ``out`` in one format, layout and set of units.
+
+    Layout of ``out``: ``parquet``: one ``<table>.parquet`` each, big tables (``regional``,
+    ``forecast``) as ``<table>/scenario=<name>/part-0.parquet`` (long layout); ``csv``:
+    ``<table>.csv`` (UTF-8, byte-order mark if ``bom``); ``xlsx``: ``gridcast_export.xlsx``
+    with one sheet per table plus ``columns`` and ``provenance``. Every format also writes
+    ``columns.csv``, ``provenance.json`` and ``export_manifest.json``.
 
     Raises:
-        GridcastError: unknown format or filter value, non-empty ``out`` without
-            ``overwrite``, or a path that would leave ``out``.
+        GridcastError: unknown format, unit, table or filter value; ``out`` a run folder;
+            non-empty ``out`` without ``overwrite``; a path that would leave ``out``.
     """
     if fmt not in FORMATS:
         raise GridcastError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    tables = filtered_tables(run, filters)
-    root = _check_target(out, overwrite)
-    prov = _provenance(run, filters, tables, fmt)
-    result = ExportResult(out=root, rows={k: len(v) for k, v in tables.items()})
-    if fmt == "parquet":
-        for s in tables["regional"]["scenario"].astype(str).unique():
-            outputs.safe_child(root, "regional", f"scenario={s}")
-        result.files.append(outputs.write_partitioned(outputs.safe_child(root, "regional"), tables["regional"]))
-        for name in ("national", "turning_points", *(t for t in OPTIONAL_TABLES if t in tables)):
-            result.files.append(outputs.write_parquet(outputs.safe_child(root, f"{name}.parquet"), tables[name]))
-    elif fmt == "csv":
-        for name, frame in tables.items():
-            result.files.append(outputs.atomic_write_bytes(outputs.safe_child(root, f"{name}.csv"),
-                                                           _csv_bytes(frame, bom)))
-    else:
-        sheets = {**tables, "columns": _columns_table(), "provenance": _provenance_rows(prov)}
-        result.files.append(outputs.atomic_write_bytes(outputs.safe_child(root, XLSX_NAME), _xlsx_bytes(sheets)))
-    result.files.append(outputs.atomic_write_bytes(outputs.safe_child(root, "columns.csv"),
-                                                   _csv_bytes(_columns_table(), bom)))
-    result.files.append(outputs.write_json(outputs.safe_child(root, "provenance.json"), prov))
+    units = units or Units()
+    index = run_regions(run)
+    tables = filtered_tables(run, filters, index)
+    shaped: dict[str, tuple[pd.DataFrame, list[_Column]]] = {}
+    row_formats: dict[str, dict[str, str]] = {}
+    for name, frame in tables.items():
+        long, cols = _shape_long(name, frame, units, index)
+        row_formats[name] = {c.column: f for c in cols if (f := _number_format(c)) is not None}
+        shaped[name] = _shape_wide(long, cols) if units.layout == "wide" else (long, cols)
+    names = _file_names(fmt, tables, units.layout)
+    files = [*names.values(), "columns.csv", "provenance.json"]
+    target = prepare_target(Path(out), run.path, [*files, MANIFEST], overwrite)
+    prov = _provenance(run, filters, tables, fmt, units, index)
+    columns = _columns_table({n: cols for n, (_, cols) in shaped.items()})
+    manifest = {"gridcast_export": 1, "run_id": run.run_id, "format": fmt, "layout": units.layout}
+    target.begin(files, manifest)
+    result = ExportResult(out=target.root, rows={k: len(v[0]) for k, v in shaped.items()})
+    result.files += _write_files(target.root, fmt, shaped, names, prov, columns, bom, row_formats)
+    result.files.append(outputs.atomic_write_bytes(outputs.safe_child(target.root, "columns.csv"),
+                                                   csv_bytes(columns, bom)))
+    result.files.append(outputs.write_json(outputs.safe_child(target.root, "provenance.json"), prov))
+    target.finish(files, manifest)
     return result

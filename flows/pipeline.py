@@ -20,29 +20,25 @@ import uuid
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NONE
-from pydantic import BaseModel, ConfigDict, Field
 
-from flows import outputs
+from flows import outputs, runfolder
 from flows.compute import ScenarioOutputs, concat_pipeline_tables, fleet_from_inputs, run_scenario
+from flows.datastate import SHORT, inputs_hash
 from flows.errors import GridcastError, InputError
+from flows.params import RunParams
 from flows.planned import add_planned_files, check_planned
-from flows.scenarios import (
-    SHIPPED_SCENARIOS,
-    LoadedScenario,
-    load_scenarios,
-    resolve_scenario,
-    scenario_hash,
-)
+from flows.procs import this_process
+from flows.scenarios import REFERENCE_SCENARIO, LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
-from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, PROJECT_ROOT
-from flows.validate import check_commissioning, load_inputs
-from flows.warehouse import record_run, store_inputs
+from flows.settings import DEFAULT_DATA, DEFAULT_WAREHOUSE, PROJECT_ROOT
+from flows.validate import check_with_scenarios, load_inputs
+from flows.warehouse import inputs_current, record_run, store_inputs
 from models.baseline import BaselineResult, forecast_baseline
 from models.engine import Fleet
 from models.hubs import assign_hubs, nearest_hub
@@ -70,30 +66,6 @@ _IO = {"retries": 2, "retry_delay_seconds": [1, 4], "retry_condition_fn": _no_re
 _CPU = {"cache_policy": NONE}
 
 
-class RunParams(BaseModel):
-    """Every parameter of one forecast run (frozen; unknown keys are refused)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    data_dir: Path = DEFAULT_DATA
-    scenario: Path | None = None
-    out: Path | None = None
-    out_root: Path = DEFAULT_OUT
-    draws: int = Field(default=1000, ge=0, le=1_000_000)
-    seed: int = Field(default=20241, ge=0)
-    warehouse: Path = DEFAULT_WAREHOUSE
-    rise_threshold: float = Field(default=0.05, gt=0, lt=10)
-    overwrite: bool = False
-    progress: bool = False
-    # Where the scenario tasks run: "local" (threads in this process) or "dask" (prefect-dask's
-    # DaskTaskRunner: a LocalCluster on 127.0.0.1, or the scheduler at dask_address). Outputs
-    # are identical either way: draws depend only on the seed (docs/operations.md).
-    runner: Literal["local", "dask"] = "local"
-    dask_address: str | None = Field(default=None, pattern=r"^(tcp|tls|inproc|ucx)://\S+$")
-    # A planner's own planned_centers files, added to the data folder's pipeline.
-    planned: tuple[Path, ...] = ()
-
-
 def _say(params: RunParams, msg: str) -> None:
     if params.progress:
         print(f"gridcast: {msg}", flush=True)  # noqa: T201 - CLI progress line
@@ -101,7 +73,7 @@ def _say(params: RunParams, msg: str) -> None:
 
 @task(name="validate-inputs", **_CPU)
 def validate_inputs_task(data_dir: Path) -> InputTables:
-    """Read and validate the six CSV files (InputError on the first broken rule)."""
+    """Read and validate the input CSV files (InputError listing every broken rule of a file)."""
     return load_inputs(Path(data_dir))
 
 
@@ -111,10 +83,14 @@ def store_inputs_task(warehouse: Path, tables: InputTables, owner: str) -> None:
     store_inputs(Path(warehouse), tables, owner=owner)
 
 
-def check_for_scenario(tables: InputTables, loaded: LoadedScenario) -> None:
-    """The input rules that need a scenario: commissioning and planned rows vs its base year."""
-    check_commissioning(tables.compute_centers, loaded.scenario.horizon.base_year)
-    check_planned(tables.planned_centers, loaded)
+def check_for_scenarios(tables: InputTables, scenarios: list[LoadedScenario]) -> None:
+    """Every input rule that needs the scenarios, before anything is stored.
+
+    The planned rows are checked against each scenario (its own base year and [pipeline]).
+    """
+    check_with_scenarios(tables, scenarios)
+    for s in scenarios:
+        check_planned(tables.planned_centers, s)
 
 
 @flow(name="gridcast-ingest", log_prints=False)
@@ -122,11 +98,12 @@ def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOU
                 scenario: Path | None = None) -> dict[str, str]:
     """Validate a data folder and load it into the DuckDB warehouse; returns the files' sha256.
 
-    Rules that need a base year take it from ``scenario`` (default: the shipped reference).
+    Rules that need a base year use the scenario file or folder ``scenario`` (default: the
+    shipped reference), so ``ingest`` refuses what ``run`` would.
     """
-    loaded = resolve_scenario(Path(scenario) if scenario is not None else SHIPPED_SCENARIOS / "reference.toml")
+    scenarios = load_scenarios(Path(scenario) if scenario is not None else REFERENCE_SCENARIO)
     tables = validate_inputs_task(Path(data_dir))
-    check_for_scenario(tables, loaded)
+    check_for_scenarios(tables, scenarios)
     store_inputs_task(Path(warehouse), tables, owner="ingest")
     return dict(tables.hashes)
 
@@ -179,7 +156,10 @@ def report_task(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFra
     """Render the self-contained HTML report."""
     from flows.report_inputs import build_report
 
-    return build_report(run_dir, inputs, tables, meta)
+    try:
+        return build_report(run_dir, inputs, tables, meta)
+    except OSError as exc:
+        raise outputs.storage_error(exc, Path(run_dir) / "report.html") from exc
 
 
 def _align_baseline(result: BaselineResult, region_ids: np.ndarray, years: list[int]) -> Baseline:
@@ -223,21 +203,17 @@ def new_run_id() -> str:
 
 
 def _resolve_out(params: RunParams, run_id: str) -> tuple[Path, Path | None]:
-    """The run's folder and the root whose ``latest`` should point at it (None for --out)."""
+    """The run's folder, locked, and the root whose ``latest`` should point at it (None for --out).
+
+    flows/runfolder.py: an --out folder that is not a gridcast run is refused unless
+    --overwrite, and even then no file gridcast did not write is replaced.
+    """
     if params.out is None:
-        return outputs.new_run_dir(params.out_root, run_id), Path(params.out_root)
-    out = Path(params.out)
-    if out.exists() and (out / "run.json").exists() and not params.overwrite:
-        raise GridcastError(
-            f"{out} already holds a gridcast run; pass --overwrite to replace it, "
-            "or leave out --out to get a new folder per run"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    # run.json is written last and marks a complete run: remove it first, so a run killed
-    # while overwriting never leaves an old run.json beside newer tables
-    (out / "run.json").unlink(missing_ok=True)
-    outputs.remove_stale_temps(out)
-    return out, None
+        runfolder.clean_crashed_runs(params.out_root)  # folders of killed runs
+        run_dir = outputs.new_run_dir(params.out_root, run_id)
+        runfolder.claim_new(run_dir, run_id)
+        return run_dir, Path(params.out_root)
+    return runfolder.claim_out(Path(params.out), run_id, params.overwrite), None
 
 
 @flow(name="gridcast-forecast", log_prints=False)
@@ -264,7 +240,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         "data_dir": str(params.data_dir), "parameters": json.loads(params.model_dump_json()),
         "scenarios_sha256": {s.name: scenario_hash(s) for s in scenarios},
         "package_version": _versions()["gridcast"], "git_commit": _git_commit(), "out_dir": str(run_dir),
-        "user": getpass.getuser(),
+        "user": getpass.getuser(), **this_process(),
     }
     _safe_record(params, record)  # RUNNING: a killed run still leaves a trace in out_runs
     try:
@@ -273,10 +249,10 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         # the planner's --planned files join the forecast's pipeline; the warehouse keeps the
         # data folder as it is (its hashes describe those files only)
         merged = add_planned_files(tables, params.planned)
-        for s in scenarios:
-            check_for_scenario(merged, s)
+        check_for_scenarios(merged, scenarios)  # every rule, before anything is stored
         lap("validate")
         record["inputs_sha256"] = dict(merged.hashes)
+        record["inputs_hash"] = inputs_hash(tables.hashes)
         # The forecast uses the validated typed tables, the very frames stored next; the
         # baseline and the fleet's hub search run on the task runner while DuckDB writes
         # (a large fleet spends seconds in each). The raw text is only needed by the store.
@@ -287,7 +263,14 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         _say(params, f"loading inputs into {params.warehouse}; baseline backtest and hub search alongside")
         base_future = baseline_task.submit(inputs.demand_history, base_year, end_year)
         fleet_future = fleet_task.submit(inputs)
-        store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
+        # A scheduled run re-reads its data folder each time: store it only when it changed.
+        record["inputs_changed"] = not inputs_current(Path(params.warehouse), tables)
+        if record["inputs_changed"]:
+            _say(params, f"inputs {record['inputs_hash'][:SHORT]} differ from the warehouse's: re-ingesting")
+            store_inputs_task(Path(params.warehouse), tables, owner=f"run {run_id}")
+        else:
+            _say(params, f"inputs {record['inputs_hash'][:SHORT]} unchanged since the last ingest: "
+                 "warehouse reused")
         del tables  # the warehouse holds them now; free the raw text before the forecast
         lap("ingest")
         base = base_future.result()
@@ -302,6 +285,8 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         results = [f.result() for f in futures]
         lap("forecast")
         out_tables = _collect(results, base, inputs, scenarios, near)
+        names = _output_names(out_tables)
+        runfolder.plan_outputs(run_dir, run_id, names)
         _say(params, f"writing Parquet to {run_dir} and the report alongside")
         # The report renders from the tables in memory, so it need not wait for the Parquet.
         # Only the local runner writes on a thread here: a Dask worker may be another
@@ -319,6 +304,7 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         lap("write_and_report")
         record.update(state="COMPLETED", finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
         outputs.write_json(run_dir / "run.json", {**meta, **record})
+        runfolder.finish(run_dir, run_id, names)
         if latest_root is not None:
             outputs.point_latest(latest_root, run_dir)
         _say(params, f"done in {sum(timings.values()):.1f} s: {run_dir}")
@@ -326,11 +312,22 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         record.update(state="FAILED", reason=str(exc) or type(exc).__name__,
                       finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
         _safe_record(params, record)
-        if latest_root is not None and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # nothing was written: leave no empty run folder behind
+        if latest_root is not None:
+            runfolder.discard(run_dir)  # a failed run leaves no folder under runs/
         raise
+    finally:
+        runfolder.release(run_dir)
     _safe_record(params, record)
     return str(run_dir)
+
+
+def _output_names(tables: dict[str, pd.DataFrame | None]) -> set[str]:
+    """Top-level names write_outputs_task and the report will write (see runfolder)."""
+    names = {"report.html", "run.json"}
+    for name, frame in tables.items():
+        if frame is not None and not frame.empty:
+            names |= {name, f"{name}.parquet"}  # a partitioned folder, or one file
+    return names
 
 
 def _safe_record(params: RunParams, record: dict[str, Any]) -> None:
@@ -367,6 +364,7 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "rise_start": cat("rise_start_dist"),
         "sensitivity": cat("sensitivity"),
         "coincident_peak": cat("coincident"),
+        "costs": cat("costs"),
         "pipeline": concat_pipeline_tables(results),
         "baseline": base.forecast,
         "backtest": base.backtest,

@@ -3,24 +3,36 @@
 A scenario file may say ``extends = "reference"`` and override only some keys;
 tables merge key by key (a nested lever key overrides just that key). The
 parent is looked up by name among the scenario files of the same folder, then
-the shipped set. Every problem is a :class:`ScenarioError` naming file and key.
+the shipped set. Every problem is a :class:`ScenarioError` naming file and key; all the
+problems of a file (of every file of a folder) are reported at once, unknown keys first
+with the closest valid key suggested (a typo usually also causes a 'missing' key).
+
+Limits: a scenario file is at most :data:`MAX_SCENARIO_BYTES` long and nests tables and
+arrays at most :data:`MAX_SCENARIO_DEPTH` deep (dotted keys count as nesting); text
+fields are capped in :mod:`models.scenario`.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import tomllib
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from flows.errors import ScenarioError
+from flows.errors import ScenarioError, ScenarioProblem
 from models.scenario import Scenario
 
 __all__ = [
+    "MAX_SCENARIO_BYTES",
+    "MAX_SCENARIO_DEPTH",
+    "REFERENCE_SCENARIO",
     "SHIPPED_SCENARIOS",
     "LoadedScenario",
     "load_scenarios",
@@ -30,9 +42,14 @@ __all__ = [
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_SCENARIOS = PROJECT_ROOT / "data" / "scenarios"
+REFERENCE_SCENARIO = SHIPPED_SCENARIOS / "reference.toml"
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 # TOML integers are 64-bit; tomllib accepts longer ones, which no float can hold.
 _INT64 = (-(2**63), 2**63 - 1)
+MAX_SCENARIO_BYTES = 1_000_000
+"""Largest scenario file read (the shipped ones are a few kB)."""
+MAX_SCENARIO_DEPTH = 16
+"""Deepest nesting of tables and arrays in a scenario file (the shipped ones reach 4)."""
 
 
 @dataclass(frozen=True)
@@ -52,19 +69,49 @@ class LoadedScenario:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(str(path), f"file is {size:,} bytes; a scenario file may be at most "
+                                f"{MAX_SCENARIO_BYTES:,} bytes")
         raw = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(str(path), f"cannot read the file ({exc.strerror})") from None
+    if len(raw) > MAX_SCENARIO_BYTES:  # grew since the stat
+        raise ScenarioError(str(path), f"a scenario file may be at most {MAX_SCENARIO_BYTES:,} bytes")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ScenarioError(str(path), f"not valid UTF-8 at byte {exc.start}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(str(path), f"malformed TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested inline table or array
+        raise ScenarioError(str(path), _too_deep()) from None
+    key = _too_deep_key(data)
+    if key is not None:
+        raise ScenarioError(str(path), _too_deep(), key=key[:200])
     key = _out_of_range_int(data)
     if key is not None:
         raise ScenarioError(str(path), "integer out of range (TOML integers are 64-bit)", key=key)
     return data
+
+
+def _too_deep() -> str:
+    return (f"tables and arrays nest too deep (at most {MAX_SCENARIO_DEPTH} levels, dotted keys "
+            "included)")
+
+
+def _too_deep_key(data: dict[str, Any]) -> str | None:
+    """Dotted key where the nesting passes MAX_SCENARIO_DEPTH, or None (no recursion)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        node, key, depth = stack.pop()
+        if depth > MAX_SCENARIO_DEPTH:
+            return key
+        if isinstance(node, dict):
+            stack.extend((v, f"{key}.{k}" if key else str(k), depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, key, depth + 1) for v in node)
+    return None
 
 
 def _out_of_range_int(node: Any, prefix: str = "") -> str | None:
@@ -165,16 +212,73 @@ def _file_setting(key: str, layers: list[tuple[Path, dict[str, Any]]]) -> Path:
     return best
 
 
-def _validation_message(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    # pydantic marks a bad dict key (an unknown zone) with a "[key]" step: the key is the path itself
-    key = ".".join(str(x) for x in err["loc"] if x != "[key]") or None
-    rule = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        rule = "unknown key (a typo?)"
-    elif err["type"] == "missing":
-        rule = "required key is missing"
-    return key or "", rule
+def _model_at(parts: list[str]) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at dotted key ``parts`` (or None)."""
+    node: Any = Scenario
+    for part in parts:
+        node = _unwrap(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = node.model_fields.get(part)
+            if field is None:
+                return None
+            node = field.annotation
+        elif typing.get_origin(node) is dict:
+            node = typing.get_args(node)[1]  # ``part`` is a free key (a lever's name)
+        else:
+            return None
+    node = _unwrap(node)
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _unwrap(node: Any) -> Any:
+    while True:
+        origin = typing.get_origin(node)
+        if origin is typing.Annotated:
+            node = typing.get_args(node)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(node) if a is not type(None)]
+            if len(args) != 1:
+                return node
+            node = args[0]
+        else:
+            return node
+
+
+def _suggestion(bad: str, parent: list[str]) -> str:
+    model = _model_at(parent)
+    if model is None:
+        return ""
+    valid = list(model.model_fields)
+    close = difflib.get_close_matches(bad, valid, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return "; valid keys here: " + ", ".join(valid)
+
+
+def _validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """(dotted key, rule) of every error: unknown keys first, each with a suggestion."""
+    errors = exc.errors()
+    unknown: dict[tuple[str, ...], list[str]] = {}
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            loc = [str(x) for x in err["loc"]]
+            unknown.setdefault(tuple(loc[:-1]), []).append(loc[-1])
+    first, rest = [], []
+    for err in errors:
+        # pydantic marks a bad dict key (an unknown zone) with a "[key]" step: the key is the path itself
+        loc = [str(x) for x in err["loc"] if x != "[key]"]
+        key = ".".join(loc)
+        rule = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            first.append((key, "unknown key (a typo?)" + _suggestion(loc[-1], loc[:-1])))
+            continue
+        if err["type"] == "missing":
+            rule = "required key is missing"
+            typos = difflib.get_close_matches(loc[-1], unknown.get(tuple(loc[:-1]), []), n=1, cutoff=0.6)
+            if typos:
+                rule += f" (is the unknown key {typos[0]!r} a typo of it?)"
+        rest.append((key, rule))
+    return first + rest
 
 
 def resolve_scenario(path: Path, search: list[Path] | None = None) -> LoadedScenario:
@@ -188,17 +292,19 @@ def resolve_scenario(path: Path, search: list[Path] | None = None) -> LoadedScen
     path = Path(path)
     folders = search if search is not None else [path.parent, SHIPPED_SCENARIOS]
     merged, chain, layers = _resolve_mapping(path, folders)
+    problems = []
     name = str(merged.get("name", ""))
     if not name or not set(name) <= _NAME_CHARS:
-        raise ScenarioError(
+        problems.append(ScenarioProblem(
             str(path), "name must be lower-case letters, digits, '_' or '-' (it names output folders)",
-            key="name",
-        )
+            key="name"))
     try:
         scenario = Scenario.model_validate(merged)
     except ValidationError as exc:
-        key, rule = _validation_message(exc)
-        raise ScenarioError(str(_file_setting(key, layers)), rule, key=key) from None
+        problems += [ScenarioProblem(str(_file_setting(key, layers)), rule, key=key or None)
+                     for key, rule in _validation_problems(exc)]
+    if problems:
+        raise ScenarioError.of(problems)
     return LoadedScenario(scenario=scenario, path=path, resolved=merged, chain=chain)
 
 
@@ -219,7 +325,15 @@ def load_scenarios(target: Path | None) -> list[LoadedScenario]:
         raise ScenarioError(str(target), "no such file or folder")
     if not files:
         raise ScenarioError(str(target), "no *.toml scenario files in this folder")
-    loaded = [resolve_scenario(f, search) for f in files]
+    loaded, problems, count = [], [], 0
+    for f in files:  # every file's problems at once
+        try:
+            loaded.append(resolve_scenario(f, search))
+        except ScenarioError as err:
+            problems += err.problems
+            count += err.count
+    if problems:
+        raise ScenarioError.of(problems, count)
     names = [s.name for s in loaded]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -12,7 +12,10 @@ Conventions:
       be absent or have empty cells; those take ``default`` (``None`` means missing:
       NaN for floats, ``<NA>`` otherwise).
     * Unknown extra columns (``source``, ``name_zh``...) are allowed; they are kept in the
-      ``raw_*`` tables only.
+      ``raw_*`` tables only. Column names must differ other than by case.
+    * No cell (and no header name) may be longer than :data:`MAX_TEXT_CHARS` characters:
+      names, ids and sources are labels, and a megabyte in one of them would only bloat
+      the warehouse, the exports and the report.
 
 >>> TABLES["compute_centers"].column("utilization").rule_text()
 'in (0, 1]'
@@ -30,6 +33,8 @@ from models.pipeline_params import STAGES
 __all__ = [
     "HOURS_PER_YEAR",
     "LOAD_SHAPE_MEAN_TOLERANCE",
+    "MAX_TEXT_CHARS",
+    "OBSERVED_QUANTITIES",
     "PLANNED_STAGES",
     "SOURCE_ROW",
     "TABLES",
@@ -56,6 +61,8 @@ LOAD_SHAPE_MEAN_TOLERANCE = 1e-6
 
 HOURS_PER_YEAR = 8760
 
+MAX_TEXT_CHARS = 500
+"""Longest cell (or header name) of an input file, in characters."""
 PLANNED_STAGES = STAGES
 """Stages of planned_centers.csv, least to most advanced."""
 
@@ -186,6 +193,8 @@ def _lon(required: bool, what: str) -> Column:
 
 
 _ZONE = ("east", "west")
+OBSERVED_QUANTITIES = ("facility_energy_twh", "facility_energy_twh_quarter", "it_capacity_mw")
+"""Quantities of observed_provincial.csv: TWh in a year, TWh in one quarter, IT MW."""
 _SIZE = ("large", "small_medium")
 
 TABLES: dict[str, Table] = {
@@ -198,6 +207,8 @@ TABLES: dict[str, Table] = {
             (
                 Column("region_id", "string", "", "Region code (e.g. BJ), unique."),
                 Column("name", "string", "", "Region name."),
+                Column("name_zh", "string", "", "Chinese name (optional; shown beside the English one).",
+                       required=False),
                 Column(
                     "zone", "string", "", "East (demand) or west (resource) zone.", allowed=_ZONE
                 ),
@@ -225,6 +236,8 @@ TABLES: dict[str, Table] = {
             (
                 Column("hub_id", "string", "", "Hub id, unique."),
                 Column("name", "string", "", "Hub name."),
+                Column("region_id", "string", "", "Province the hub lies in (optional).",
+                       required=False, references="regions.region_id"),
                 _lat(True, "hub"),
                 _lon(True, "hub"),
                 Column("zone", "string", "", "East or west zone of the hub.", allowed=_ZONE),
@@ -331,6 +344,7 @@ TABLES: dict[str, Table] = {
                 "pue_low <= pue_central <= pue_high",
                 "a row for every (size_class, zone) used by compute_centers.csv "
                 "(zone = the centre's region's zone)",
+                "both size classes for every zone with centres (new builds mix them)",
             ),
         ),
         Table(
@@ -346,9 +360,15 @@ TABLES: dict[str, Table] = {
                     "TWh",
                     "Total electricity consumption of the region in the year.",
                     low=0,
+                    low_open=True,
                 ),
             ),
             key=("region_id", "year"),
+            rules=(
+                "every region of regions.csv has history",
+                "a region's years are consecutive, at least 2",
+                "a region's history starts at or before the scenario's base year",
+            ),
         ),
         Table(
             "load_shapes",
@@ -393,8 +413,98 @@ TABLES: dict[str, Table] = {
             ),
             rules=(
                 f"exactly {HOURS_PER_YEAR} rows",
+                "every region column has a positive total",
                 "every column other than hour_of_year is a region_id of regions.csv",
             ),
+        ),
+        Table(
+            "grid_emission_factors",
+            "grid_emission_factors.csv",
+            "Optional: location-based grid CO2 emission factor per region and year.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("year", "int64", "year", "Year the factor describes.", low=1900, high=2100),
+                Column(
+                    "kg_co2_per_kwh",
+                    "float64",
+                    "kg CO2/kWh",
+                    "Average CO2 emitted per kWh of electricity consumed in the region (coal "
+                    "plants emit about 0.8-1.1; 2 is the upper bound).",
+                    low=0,
+                    high=2,
+                ),
+                Column("source", "string", "", "Where the factor comes from.", required=False),
+            ),
+            key=("region_id", "year"),
+            optional=True,
+            rules=("every region of regions.csv has at least one row (emissions are per region)",),
+        ),
+        Table(
+            "electricity_prices",
+            "electricity_prices.csv",
+            "Optional: electricity price range paid by compute centres per region.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("price_low", "float64", "CNY/kWh", "Low price.", low=0, low_open=True, high=10),
+                Column("price_central", "float64", "CNY/kWh", "Central price.", low=0, low_open=True, high=10),
+                Column("price_high", "float64", "CNY/kWh", "High price.", low=0, low_open=True, high=10),
+                Column("source", "string", "", "Where the price comes from.", required=False),
+            ),
+            key=("region_id",),
+            optional=True,
+            rules=(
+                "price_low <= price_central <= price_high",
+                "every region of regions.csv has a row (costs are per region)",
+            ),
+        ),
+        Table(
+            "published_estimates",
+            "published_estimates.csv",
+            "Optional: published estimates and projections the report compares with.",
+            (
+                Column("year", "int64", "year", "Year the figure is for.", low=1900, high=2100),
+                Column("metric", "string", "", "What is measured (the report draws the "
+                       "'China data-centre electricity' TWh rows on its headline chart)."),
+                Column("value_low", "float64", "", "Low end of the figure (in unit)."),
+                Column("value_high", "float64", "", "High end of the figure (in unit)."),
+                Column("unit", "string", "", "Unit of the values (TWh, GW, %...)."),
+                Column("kind", "string", "", "historical estimate, projection...",
+                       required=False),
+                Column("original_publisher", "string", "", "Who published the figure."),
+                Column("source_id", "string", "", "Source id in data/SOURCES.md."),
+                Column("quality", "string", "", "high, medium, low...", required=False),
+                Column("note", "string", "", "Free note.", required=False),
+            ),
+            optional=True,
+            rules=("value_low <= value_high",),
+        ),
+        Table(
+            "observed_provincial",
+            "observed_provincial.csv",
+            "Optional: observed provincial data-centre figures the report compares the base fleet with.",
+            (
+                Column("region_id", "string", "", "Region.", references="regions.region_id"),
+                Column("year", "int64", "year", "Year of the observation.", low=1900, high=2100),
+                Column(
+                    "quantity",
+                    "string",
+                    "",
+                    "What was observed: a year's facility electricity, one quarter's, or IT capacity.",
+                    allowed=OBSERVED_QUANTITIES,
+                ),
+                Column("value", "float64", "", "Observed value, in unit.", low=0),
+                Column("unit", "string", "", "Unit of value (TWh or MW)."),
+                Column(
+                    "scope",
+                    "string",
+                    "",
+                    "What the figure covers (e.g. one cluster only, a lower bound).",
+                    required=False,
+                ),
+                Column("source", "string", "", "Where the figure comes from."),
+            ),
+            key=("region_id", "year", "quantity"),
+            optional=True,
         ),
         Table(
             "planned_centers",
@@ -544,6 +654,10 @@ class InputTables:
         regions, hub_nodes, compute_centers, pue_assumptions, demand_history, load_shapes:
             typed frames with exactly the schema's columns, optional ones filled.
         system_hourly: the optional wide hourly load (MW), or None when the file is absent.
+        grid_emission_factors, electricity_prices: the optional cost and emission inputs
+            (see docs/methodology.md, "What it costs and emits"), or None when absent.
+        published_estimates: the optional published figures, or None when absent.
+        observed_provincial: optional observed provincial figures (for the report), or None.
         planned_centers: the optional planned projects (no rows when the file has a header
             only), or None when the file is absent.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
@@ -559,6 +673,10 @@ class InputTables:
     system_hourly: pd.DataFrame | None
     raw: dict[str, pd.DataFrame]
     hashes: dict[str, str]
+    grid_emission_factors: pd.DataFrame | None = None
+    electricity_prices: pd.DataFrame | None = None
+    published_estimates: pd.DataFrame | None = None
+    observed_provincial: pd.DataFrame | None = None
     planned_centers: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:

@@ -1,13 +1,18 @@
 """Read the input CSV files of a data directory and check them against ``flows.schema``.
 
-Every check is vectorised over whole columns; the first offending row is reported as an
-:class:`~flows.errors.InputError` naming file, row (spreadsheet numbering: header = row 1),
-column and rule. A file that breaks a rule is refused whole: nothing is returned.
+Every check is vectorised over whole columns. Every broken rule of a file is reported at
+once, as one :class:`~flows.errors.InputError` listing each problem (file, row in
+spreadsheet numbering: header = row 1, column and rule; at most ``MAX_LISTED`` lines, then
+a count). A file that breaks a rule is refused whole: nothing is returned. Rules that need
+the scenario (the base year) are checked by :func:`check_with_scenarios`, which ``ingest``
+and ``run`` both call before anything is stored.
 
-Reading: bytes must be UTF-8 (a UTF-8 byte-order mark is stripped), lines may end in LF or
+Reading: bytes must be UTF-8 (a UTF-8 byte-order mark is stripped; a NUL byte in the first 64 KiB, as
+UTF-16 text has, is refused as a wrong encoding), lines may end in LF or
 CRLF, fields are comma-separated with ``"`` quoting. Leading and trailing whitespace of
 header names and cells is ignored. Fully empty lines are skipped (row numbers still count
-them, as a spreadsheet does).
+them, as a spreadsheet does). Column names must differ other than by case, and no cell or
+header name may be longer than ``MAX_TEXT_CHARS`` characters.
 """
 
 from __future__ import annotations
@@ -16,8 +21,12 @@ import codecs
 import csv
 import hashlib
 import io
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,9 +34,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from flows.errors import InputError
+from flows.errors import MAX_LISTED, InputError, InputProblem
 from flows.schema import (
     LOAD_SHAPE_MEAN_TOLERANCE,
+    MAX_TEXT_CHARS,
     SOURCE_ROW,
     TABLES,
     WORKLOADS,
@@ -37,28 +47,114 @@ from flows.schema import (
     empty_typed_frame,
 )
 
-__all__ = ["InputTables", "check_commissioning", "load_inputs", "read_csv_text", "read_header_only",
-           "validate_table_bytes"]
+__all__ = [
+    "InputTables",
+    "check_commissioning",
+    "check_history_base_year",
+    "check_with_scenarios",
+    "load_inputs",
+    "read_csv_text",
+    "read_header_only",
+    "validate_table_bytes",
+]
 
 # One grammar for numbers, whatever the parser: optional sign, digits with an optional
 # decimal point, optional exponent. No thousands separators, no hex, no nan/inf.
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_ZONES = TABLES["regions"].column("zone").allowed or ()
+_SIZE_CLASSES = TABLES["pue_assumptions"].column("size_class").allowed or ()
+_ENCODING_PROBE_BYTES = 1 << 16  # a NUL byte in the first 64 KiB: not UTF-8 text
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
+# --------------------------------------------------------------------------- collecting
+# Checks report problems with ``_fail`` (a whole mask at once) or ``_problem``. Inside
+# ``_collecting()`` they are gathered and raised together when the block ends (or at a
+# ``_stop()``, where later checks need earlier ones to have passed); outside, the first
+# check that fails raises at once. A check that raises InputError itself is merged too.
+
+_KEPT = 50 * MAX_LISTED  # problems kept for sorting; the rest are only counted
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[InputProblem] = []
+        self.count = 0
+
+    def add(self, problems: Iterable[InputProblem], count: int) -> None:
+        room = _KEPT - len(self.problems)
+        self.problems.extend(list(problems)[: max(room, 0)])
+        self.count += count
+
+    def error(self) -> InputError:
+        order = {f: i for i, f in reversed(list(enumerate(p.file for p in self.problems)))}
+        ranked = sorted(self.problems,
+                        key=lambda p: (order[p.file], -1 if p.row is None else p.row))
+        err = InputError.of(ranked[:MAX_LISTED], self.count)
+        err._collector = self  # type: ignore[attr-defined]
+        return err
+
+
+_ACTIVE: ContextVar[_Collector | None] = ContextVar("gridcast_input_problems", default=None)
+
+
+@contextmanager
+def _collecting() -> Iterator[_Collector]:
+    found = _Collector()
+    token = _ACTIVE.set(found)
+    try:
+        yield found
+    except InputError as err:
+        if getattr(err, "_collector", None) is not found:
+            found.add(err.problems, err.count)
+        raise found.error() from None
+    finally:
+        _ACTIVE.reset(token)
+    if found.count:
+        raise found.error()
+
+
+def _report(problems: list[InputProblem], count: int) -> None:
+    found = _ACTIVE.get()
+    if found is None:
+        if problems:
+            raise InputError.of(problems, count)
+        return
+    found.add(problems, count)
+
+
+def _problem(file: str, rule: str, row: int | None = None, column: str | None = None) -> None:
+    """Report one problem (raise it at once outside ``_collecting``)."""
+    _report([InputProblem(str(file), rule, row, column)], 1)
+
+
+def _stop() -> None:
+    """Raise what was collected so far (later checks need these to have passed)."""
+    found = _ACTIVE.get()
+    if found is not None and found.count:
+        raise found.error()
+
+
+def _problem_count() -> int:
+    found = _ACTIVE.get()
+    return 0 if found is None else found.count
+
+
 def load_inputs(data_dir: Path) -> InputTables:
-    """Read and validate the six input files (and the optional hourly system load).
+    """Read and validate the input files (the optional ones when present).
 
     Args:
         data_dir: directory holding ``regions.csv``, ``hub_nodes.csv``,
             ``compute_centers.csv``, ``pue_assumptions.csv``, ``demand_history.csv``,
-            ``load_shapes.csv`` and optionally ``system_hourly_load_2018_mw.csv``.
+            ``load_shapes.csv`` and optionally ``system_hourly_load_2018_mw.csv`` and
+            ``published_estimates.csv``.
 
     Returns:
         The typed tables (index ``source_row``), the raw text and the files' sha256.
 
     Raises:
-        InputError: the first broken rule of MODEL.md section 2.
+        InputError: every broken rule of the first file that breaks one (MODEL.md
+            section 2), or every broken rule between files (references, coverage).
     """
     data_dir = Path(data_dir)
     typed: dict[str, pd.DataFrame] = {}
@@ -76,11 +172,18 @@ def load_inputs(data_dir: Path) -> InputTables:
             raw[table.name] = read_header_only(data, table)
             typed[table.name] = empty_typed_frame(table)
             continue
-        raw_frame, clean = _read(data, table.file)
-        raw[table.name] = raw_frame
-        typed[table.name] = _typed_table(clean, table, typed)
-    _check_references(typed)
-    _check_pue_coverage(typed)
+        with _collecting():
+            raw_frame, clean = _read(data, table.file)
+            raw[table.name] = raw_frame
+            typed[table.name] = _typed_table(clean, table, typed)
+    with _collecting():
+        _check_references(typed)
+        _stop()  # the checks below look regions up: they need the references to resolve
+        _check_pue_coverage(typed)
+        _check_pue_new_build(typed)
+        _check_history(typed["demand_history"], TABLES["demand_history"])
+        _check_history_coverage(typed)
+        _check_region_coverage(typed, ("grid_emission_factors", "electricity_prices"))
     return InputTables(**{name: typed.get(name) for name in TABLES}, raw=raw, hashes=hashes)
 
 
@@ -95,15 +198,17 @@ def validate_table_bytes(data: bytes, table: Table, context: InputTables) -> tup
     """
     if table.optional and _header_only(data, table.file):
         return read_header_only(data, table), empty_typed_frame(table)
-    raw_frame, clean = _read(data, table.file)
     known = {name: frame for name, frame in context.typed().items() if name != table.name}
-    frame = _typed_table(clean, table, known)
-    refs = dict(known)
+    with _collecting():
+        raw_frame, clean = _read(data, table.file)
+        frame = _typed_table(clean, table, known)
+    refs = {k: v for k, v in known.items() if k in ("regions", "hub_nodes")}
     refs[table.name] = frame
     try:
-        _check_references({k: v for k, v in refs.items() if k in (table.name, "regions", "hub_nodes")})
-    except InputError as err:
-        raise InputError(table.file, err.rule, row=err.row, column=err.column) from None
+        with _collecting():
+            _check_references(refs)
+    except InputError as err:  # the references rule names the schema's file: name this one
+        raise InputError.of([replace(q, file=table.file) for q in err.problems], err.count) from None
     return raw_frame, frame
 
 
@@ -120,6 +225,32 @@ def read_header_only(data: bytes, table: Table) -> pd.DataFrame:
     return pd.DataFrame({n: pd.Series([], dtype="string", index=index) for n in names if n}, index=index)
 
 
+def check_with_scenarios(tables: InputTables, scenarios: Iterable[Any]) -> None:
+    """Every input rule that needs the scenarios (their base year), all problems at once.
+
+    ``gridcast ingest`` (with the scenario it is given, default the shipped reference) and
+    ``gridcast run`` (with every scenario of the run) call this before anything is stored,
+    so both refuse the same folders.
+
+    Args:
+        tables: validated inputs from :func:`load_inputs`.
+        scenarios: :class:`~flows.scenarios.LoadedScenario` or
+            :class:`~models.scenario.Scenario` objects; the earliest base year applies
+            (the baseline is forecast once, from it).
+
+    Raises:
+        InputError: listing every broken rule.
+    """
+    found = [getattr(s, "scenario", s) for s in scenarios]
+    if not found:
+        return
+    earliest = min(found, key=lambda s: s.horizon.base_year)
+    base_year = earliest.horizon.base_year
+    with _collecting():
+        check_commissioning(tables.compute_centers, base_year)
+        check_history_base_year(tables.demand_history, base_year, scenario=earliest.name)
+
+
 def check_commissioning(
     centers: pd.DataFrame, base_year: int, file: str = "compute_centers.csv"
 ) -> None:
@@ -132,23 +263,66 @@ def check_commissioning(
         file: file name for the message.
 
     Raises:
-        InputError: on the first centre with ``commissioning_year > base_year``.
+        InputError: listing every centre with ``commissioning_year > base_year``.
     """
     if "commissioning_year" not in centers.columns:
         return
     years = pd.to_numeric(centers["commissioning_year"]).astype("Float64")
     late = (years > base_year).fillna(False).to_numpy(dtype=bool)
-    if late.any():
-        pos = int(np.argmax(late))
-        row = int(centers.index[pos]) if centers.index.name == SOURCE_ROW else pos + 2
-        raise InputError(
-            file,
-            "the file lists the fleet operating in the base year: commissioning after "
-            f"base year {base_year} is not supported yet (got {int(years.iloc[pos])}); "
-            "list a centre that is not operating yet in planned_centers.csv (or a --planned file)",
-            row=row,
-            column="commissioning_year",
-        )
+    rows = _source_rows(centers)
+    _fail(
+        file,
+        rows,
+        late,
+        "commissioning_year",
+        lambda pos: "the file lists the fleet operating in the base year: commissioning after "
+        f"base year {base_year} is not supported yet (got {int(years.iloc[pos])}); "
+        "list a centre that is not operating yet in planned_centers.csv (or a --planned file)",
+    )
+
+
+def check_history_base_year(
+    history: pd.DataFrame, base_year: int, scenario: str | None = None,
+    file: str = "demand_history.csv",
+) -> None:
+    """Refuse a region whose consumption history starts after the base year.
+
+    The baseline is fitted on the history up to and including the base year, so every
+    region's first year must be at or before it.
+
+    Args:
+        history: typed demand history (rows reported by the ``source_row`` index).
+        base_year: the scenario's base year.
+        scenario: the scenario's name, for the message.
+        file: file name for the message.
+
+    Raises:
+        InputError: naming the first row of every such region.
+    """
+    if history.empty:
+        return
+    rows = _source_rows(history)
+    order = np.lexsort((history["year"].to_numpy(), history["region_id"].to_numpy(dtype=object)))
+    region = history["region_id"].to_numpy(dtype=object)[order]
+    year = history["year"].to_numpy()[order]
+    first = np.r_[True, region[1:] != region[:-1]]
+    late = first & (year > base_year)
+    which = f" (scenario {scenario!r})" if scenario else ""
+    _fail(
+        file,
+        rows[order],
+        late,
+        "year",
+        lambda pos: f"the history of region {region[pos]!r} starts in {int(year[pos])}, after "
+        f"the base year {base_year}{which}: it must start at or before the base year",
+    )
+
+
+def _source_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Spreadsheet rows of ``frame``: its ``source_row`` index, else positions from row 2."""
+    if frame.index.name == SOURCE_ROW:
+        return frame.index.to_numpy()
+    return np.arange(2, len(frame) + 2)
 
 
 def read_csv_text(data: bytes, file: str) -> pd.DataFrame:
@@ -165,7 +339,8 @@ def read_csv_text(data: bytes, file: str) -> pd.DataFrame:
     Raises:
         InputError: not UTF-8, empty, wrong separator, malformed, bad header, no data rows.
     """
-    return _read(data, file)[0]
+    with _collecting():
+        return _read(data, file)[0]
 
 
 # --------------------------------------------------------------------------- reading
@@ -181,6 +356,8 @@ def _read(data: bytes, file: str) -> tuple[pd.DataFrame, pa.Table]:
     names = [h.strip() for h in header]
     trimmed = [pc.utf8_trim_whitespace(table.column(i)) for i in range(table.num_columns)]
     keep = _check_header(names, trimmed, file)
+    _check_text_length(table, names, keep, file)
+    _stop()
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)[1:]
     filled = np.zeros(table.num_rows - 1, dtype=bool)
     for i in keep:
@@ -206,7 +383,32 @@ def _read(data: bytes, file: str) -> tuple[pd.DataFrame, pa.Table]:
 
 
 def _check_utf8(data: bytes, file: str) -> bytes:
-    """Return ``data`` without a UTF-8 byte-order mark, or refuse bytes that are not UTF-8."""
+    """Return ``data`` without a UTF-8 byte-order mark, or refuse bytes that are not UTF-8.
+
+    UTF-16 text is refused by name: with a byte-order mark it is not UTF-8 at all, and
+    without one its ASCII letters come out as valid UTF-8 with a NUL byte between each.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(
+            file,
+            "wrong encoding: the file is UTF-16 (it starts with a UTF-16 byte-order mark), "
+            "not UTF-8; save the file as UTF-8 ('CSV UTF-8')",
+            row=1,
+        )
+    # UTF-16 has a NUL in every other byte of ASCII text, so the head shows it; searching
+    # the whole of a large file would cost a pass over it for nothing.
+    nul = data.find(b"\x00", 0, _ENCODING_PROBE_BYTES)
+    if nul >= 0:
+        head = data[:4096]
+        odd, even = head[1::2].count(0), head[0::2].count(0)
+        utf16 = max(odd, even) > len(head) // 8
+        guess = " and looks like UTF-16 (a NUL byte between letters)" if utf16 else ""
+        raise InputError(
+            file,
+            f"wrong encoding: the file is not UTF-8 text{guess} (NUL byte at byte offset "
+            f"{nul}); save the file as UTF-8 ('CSV UTF-8')",
+            row=data.count(b"\n", 0, nul) + 1,
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -214,7 +416,8 @@ def _check_utf8(data: bytes, file: str) -> bytes:
         bad = data[err.start : err.start + 1].hex()
         raise InputError(
             file,
-            f"not valid UTF-8 (byte 0x{bad} at byte offset {err.start}); save the file as UTF-8",
+            f"not valid UTF-8 (byte 0x{bad} at byte offset {err.start}); wrong encoding: "
+            "save the file as UTF-8",
             row=line,
         ) from None
     return data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
@@ -283,28 +486,50 @@ def _locate_bad_record(text: str, n_fields: int) -> tuple[int | None, int]:
 
 
 def _check_header(names: list[str], trimmed: list[pa.ChunkedArray], file: str) -> list[int]:
-    """Validate header names; return the indices of the columns to keep."""
+    """Validate header names; return the indices of the columns to keep.
+
+    Names are compared case-insensitively: the warehouse (DuckDB) does, and would rename
+    ``source`` beside ``Source`` silently.
+    """
     keep = []
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name == "":
             if pc.any(pc.not_equal(trimmed[i].slice(1), "")).as_py():
-                raise InputError(
-                    file, f"column number {i + 1} has values but no header name", row=1
-                )
+                _problem(file, f"column number {i + 1} has values but no header name", row=1)
             continue
         if name == SOURCE_ROW:
-            raise InputError(file, f"column name {SOURCE_ROW!r} is reserved", row=1, column=name)
-        if name in seen:
-            raise InputError(
-                file,
-                f"duplicated column name (columns {seen[name] + 1} and {i + 1})",
-                row=1,
-                column=name,
-            )
-        seen[name] = i
+            _problem(file, f"column name {SOURCE_ROW!r} is reserved", row=1, column=name)
+            continue
+        folded = name.casefold()
+        if folded in seen:
+            j = seen[folded]
+            if names[j] == name:
+                rule = f"duplicated column name (columns {j + 1} and {i + 1})"
+            else:
+                rule = (f"column names {names[j]!r} (column {j + 1}) and {name!r} (column "
+                        f"{i + 1}) differ only by case; names are compared ignoring case")
+            _problem(file, rule, row=1, column=name)
+            continue
+        seen[folded] = i
         keep.append(i)
     return keep
+
+
+def _check_text_length(table: pa.Table, names: list[str], keep: list[int], file: str) -> None:
+    """Refuse any cell (header included) longer than MAX_TEXT_CHARS characters."""
+    rows = None
+    for i in keep:
+        cells = table.column(i)
+        # Bytes are at least characters: most files stop at this cheap test (offsets only).
+        longest = pc.max(pc.binary_length(cells)).as_py()
+        if longest is None or longest <= MAX_TEXT_CHARS:
+            continue
+        chars = pc.utf8_length(cells).to_numpy(zero_copy_only=False)
+        rows = np.arange(1, len(chars) + 1) if rows is None else rows
+        _fail(file, rows, chars > MAX_TEXT_CHARS, names[i] or None,
+              lambda pos, c=chars: f"text is {int(c[pos])} characters long; at most "
+              f"{MAX_TEXT_CHARS} are allowed in a cell")
 
 
 # --------------------------------------------------------------------------- typing
@@ -314,23 +539,34 @@ def _fail(
     file: str,
     rows: np.ndarray,
     mask: np.ndarray,
-    column: str,
-    rule: str,
+    column: str | None,
+    rule: str | Callable[[int], str],
     cells: pa.ChunkedArray | None = None,
 ) -> None:
-    """Raise an InputError on the first True of ``mask``; ``{v}`` in rule is the cell."""
+    """Report every True of ``mask`` (the first MAX_LISTED by name, the rest counted).
+
+    ``rule`` is text where ``{v}`` / ``{r}`` stand for the cell (its value / repr), or a
+    function of the row's position giving the text.
+    """
     if not mask.any():
         return
-    pos = int(np.argmax(mask))
-    value = cells[pos].as_py() if cells is not None else None
-    raise InputError(file, rule.format(v=value, r=repr(value)), row=int(rows[pos]), column=column)
+    positions = np.flatnonzero(mask)
+    problems = []
+    for pos in positions[:MAX_LISTED].tolist():
+        if callable(rule):
+            text = rule(pos)
+        else:
+            value = cells[pos].as_py() if cells is not None else None
+            text = rule.format(v=value, r=repr(value))
+        problems.append(InputProblem(str(file), text, int(rows[pos]), column))
+    _report(problems, len(positions))
 
 
 def _typed_table(clean: pa.Table, table: Table, typed: dict[str, pd.DataFrame]) -> pd.DataFrame:
     present = [n for n in clean.column_names if n != SOURCE_ROW]
     for col in table.columns:
         if col.required and col.name not in present:
-            raise InputError(
+            _problem(
                 table.file,
                 f"required column is missing (header has: {', '.join(present)})",
                 row=1,
@@ -344,10 +580,14 @@ def _typed_table(clean: pa.Table, table: Table, typed: dict[str, pd.DataFrame]) 
     for col in specs:
         if col.name in present:
             out[col.name] = _convert(clean.column(col.name), rows, col, table.file)
+        elif col.required:  # reported above; the table is refused at the _stop() below
+            out[col.name] = np.full(len(rows), np.nan)
         else:
             out[col.name] = _missing_column(col, len(rows))
+    _stop()  # the table rules below need every cell typed
     frame = pd.DataFrame(out, index=pd.Index(rows, name=SOURCE_ROW))
     _check_key(frame, table)
+    _stop()  # the table rules assume unique keys
     _TABLE_CHECKS.get(table.name, lambda f, t: None)(frame, table)
     return frame
 
@@ -362,10 +602,8 @@ def _wide_specs(table: Table, present: list[str], typed: dict[str, pd.DataFrame]
     extra = [n for n in present if n not in known]
     for name in extra:
         if name not in regions:
-            raise InputError(
-                table.file, "column is not a region_id of regions.csv", row=1, column=name
-            )
-    return [replace(template, name=n, required=True) for n in extra]
+            _problem(table.file, "column is not a region_id of regions.csv", row=1, column=name)
+    return [replace(template, name=n, required=True) for n in extra if n in regions]
 
 
 def _missing_column(col: Column, n: int) -> pd.api.extensions.ExtensionArray | np.ndarray:
@@ -379,6 +617,7 @@ def _missing_column(col: Column, n: int) -> pd.api.extensions.ExtensionArray | n
 
 
 def _convert(cells: pa.ChunkedArray, rows: np.ndarray, col: Column, file: str):
+    before = _problem_count()
     empty = pc.equal(cells, "").to_numpy(zero_copy_only=False)
     if col.required:
         _fail(file, rows, empty, col.name, "a value is required, got an empty cell")
@@ -397,6 +636,8 @@ def _convert(cells: pa.ChunkedArray, rows: np.ndarray, col: Column, file: str):
         filled = nulled if col.default is None else pc.fill_null(nulled, col.default)
         return filled.to_pandas().astype(pd.StringDtype()).array
     values = _parse_numbers(cells, empty, rows, col, file)
+    if _problem_count() > before:  # refused: the values are never used, only collected
+        return values
     if col.default is not None:
         values[empty] = float(col.default)
     return _to_dtype(values, np.isnan(values), col)
@@ -429,27 +670,23 @@ def _parse_numbers(
     else:  # something is not a plain finite number: the exact grammar finds and names it
         ok = pc.match_substring_regex(cells, _NUMBER_RE)
         ok_np = ok.to_numpy(zero_copy_only=False)
-        bad = ~ok_np & ~empty
-        if bad.any():
-            pos = int(np.argmax(bad))
+
+        def not_a_number(pos: int) -> str:
             value = cells[pos].as_py()
             rule = "must be a finite number" if value.lower() in _NON_FINITE else "must be a number"
-            raise InputError(file, f"{rule}, got {value!r}", row=int(rows[pos]), column=col.name)
+            return f"{rule}, got {value!r}"
+
+        _fail(file, rows, ~ok_np & ~empty, col.name, not_a_number)
         nulled = pc.if_else(ok, cells, pa.scalar(None, pa.string()))
         values = pc.cast(nulled, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
-    _fail(
-        file,
-        rows,
-        ok_np & ~np.isfinite(values),
-        col.name,
-        "must be a finite number, got {v}",
-        cells,
-    )
+    finite = np.isfinite(values)
+    _fail(file, rows, ok_np & ~finite, col.name, "must be a finite number, got {v}", cells)
+    good = ok_np & finite
     if col.integer:
         _fail(
             file,
             rows,
-            ok_np & (values != np.floor(values)),
+            good & (values != np.floor(values)),
             col.name,
             "must be a whole number, got {v}",
             cells,
@@ -457,7 +694,7 @@ def _parse_numbers(
     _fail(
         file,
         rows,
-        ok_np & ~_in_range(values, col),
+        good & ~_in_range(values, col),
         col.name,
         f"must be {col.rule_text()}, got {{v}}",
         cells,
@@ -493,24 +730,21 @@ def _check_key(frame: pd.DataFrame, table: Table) -> None:
     dup = frame.duplicated(subset=keys, keep="first").to_numpy()
     if not dup.any():
         return
-    pos = int(np.argmax(dup))
-    values = tuple(_scalar(frame[k].iloc[pos]) for k in keys)
-    same = np.ones(len(frame), dtype=bool)
-    for k, v in zip(keys, values, strict=True):
-        same &= (frame[k] == v).to_numpy(dtype=bool, na_value=False)
-    first = int(frame.index[int(np.argmax(same))])
-    shown = (
-        repr(values[0])
-        if len(keys) == 1
-        else "(" + ", ".join(f"{k}={v!r}" for k, v in zip(keys, values, strict=True)) + ")"
-    )
+    # Slow path, only when a key repeats: the first row holding each repeated key.
+    group = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    first_row = pd.Series(frame.index.to_numpy()).groupby(group).transform("first").to_numpy()
     what = keys[0] if len(keys) == 1 else "(" + ", ".join(keys) + ")"
-    raise InputError(
-        table.file,
-        f"{what} must be unique: {shown} is already on row {first}",
-        row=int(frame.index[pos]),
-        column=keys[-1],
-    )
+
+    def rule(pos: int) -> str:
+        values = tuple(_scalar(frame[k].iloc[pos]) for k in keys)
+        shown = (
+            repr(values[0])
+            if len(keys) == 1
+            else "(" + ", ".join(f"{k}={v!r}" for k, v in zip(keys, values, strict=True)) + ")"
+        )
+        return f"{what} must be unique: {shown} is already on row {int(first_row[pos])}"
+
+    _fail(table.file, _rows(frame), dup, keys[-1], rule)
 
 
 def _scalar(value: object) -> object:
@@ -532,18 +766,16 @@ def _check_pue(frame: pd.DataFrame, table: Table) -> None:
     order = "must satisfy pue_low <= pue_central <= pue_high"
     for lower, upper in (("pue_low", "pue_central"), ("pue_central", "pue_high")):
         lo, hi = frame[lower].to_numpy(), frame[upper].to_numpy()
-        bad = lo > hi
-        if bad.any():
-            pos = int(np.argmax(bad))
-            _fail(table.file, _rows(frame), bad, upper,
-                  f"{order}, got {lower} {lo[pos]:g} > {upper} {hi[pos]:g}")
+        _fail(table.file, _rows(frame), lo > hi, upper,
+              lambda pos, lo=lo, hi=hi, lower=lower, upper=upper:
+              f"{order}, got {lower} {lo[pos]:g} > {upper} {hi[pos]:g}")
 
 
 def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
     present = set(frame["workload"].unique())
     for w in WORKLOADS:
         if w not in present:
-            raise InputError(
+            _problem(
                 table.file,
                 f"workload {w!r} is missing: each of "
                 f"{', '.join(WORKLOADS)} needs 24 rows (hours 0-23)",
@@ -556,7 +788,7 @@ def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
         if n != 24:
             hours = set(frame.loc[frame["workload"] == w, "hour"])
             gap = min(set(range(24)) - hours)
-            raise InputError(
+            _problem(
                 table.file,
                 f"workload {w!r} needs 24 rows (hours 0-23), got {n}; hour {gap} is missing",
                 row=int(first_row[w]),
@@ -564,8 +796,8 @@ def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
             )
     means = groups["factor"].mean()
     for w, m in means.items():
-        if abs(m - 1.0) > LOAD_SHAPE_MEAN_TOLERANCE:
-            raise InputError(
+        if abs(m - 1.0) > LOAD_SHAPE_MEAN_TOLERANCE and counts[w] == 24:
+            _problem(
                 table.file,
                 f"the 24 factors of workload {w!r} must have mean 1 "
                 f"(to {LOAD_SHAPE_MEAN_TOLERANCE:g}), got {m:.9g}",
@@ -575,22 +807,82 @@ def _check_load_shapes(frame: pd.DataFrame, table: Table) -> None:
 
 
 def _check_system_hourly(frame: pd.DataFrame, table: Table) -> None:
+    regions = [c for c in frame.columns if c != "hour_of_year"]
+    for name in regions:  # the coincident peak shapes a region's load by its profile
+        if not frame[name].sum() > 0:
+            _problem(table.file, "the region's hourly load is zero all year; its profile needs "
+                     "a positive total", column=name)
     n = len(frame)
     if n != 8760:
         missing = sorted(set(range(8760)) - set(frame["hour_of_year"]))
         hint = f"; hour_of_year {missing[0]} is missing" if missing else ""
-        raise InputError(
+        _problem(
             table.file,
             f"must have exactly 8760 rows (hour_of_year 0-8759), got {n}{hint}",
             column="hour_of_year",
         )
 
 
+def _check_prices(frame: pd.DataFrame, table: Table) -> None:
+    order = "must satisfy price_low <= price_central <= price_high"
+    for lower, upper in (("price_low", "price_central"), ("price_central", "price_high")):
+        lo, hi = frame[lower].to_numpy(), frame[upper].to_numpy()
+        bad = lo > hi
+        if bad.any():
+            pos = int(np.argmax(bad))
+            _fail(table.file, _rows(frame), bad, upper,
+                  f"{order}, got {lower} {lo[pos]:g} > {upper} {hi[pos]:g}")
+
+
+def _check_published(frame: pd.DataFrame, table: Table) -> None:
+    lo, hi = frame["value_low"].to_numpy(), frame["value_high"].to_numpy()
+    _fail(table.file, _rows(frame), lo > hi, "value_high",
+          lambda pos: f"must satisfy value_low <= value_high, got {lo[pos]:g} > {hi[pos]:g}")
+
+
+def _years_text(first: int, last: int) -> str:
+    """``2015``, ``2015, 2016, 2017`` or ``2015-2020`` for the years first..last."""
+    if last - first < 3:
+        return ", ".join(str(y) for y in range(first, last + 1))
+    return f"{first}-{last}"
+
+
+def _check_history(frame: pd.DataFrame, table: Table) -> None:
+    """Each region's years are consecutive, at least two (the baseline needs a trend)."""
+    region = frame["region_id"].to_numpy(dtype=object)
+    year = frame["year"].to_numpy()
+    order = np.lexsort((year, region))
+    region, year, rows = region[order], year[order], _rows(frame)[order]
+    starts = np.r_[True, region[1:] != region[:-1]]
+    gap = ~starts & (np.diff(year, prepend=year[:1]) > 1)
+    _fail(
+        table.file,
+        rows,
+        gap,
+        "year",
+        lambda pos: f"region {region[pos]!r} has no row for year "
+        f"{_years_text(int(year[pos - 1]) + 1, int(year[pos]) - 1)} (between "
+        f"{int(year[pos - 1])} and {int(year[pos])}): a region's years must be consecutive",
+    )
+    ends = np.r_[starts[1:], True]
+    single = starts & ends
+    _fail(
+        table.file,
+        rows,
+        single,
+        "year",
+        lambda pos: f"region {region[pos]!r} has one year of history ({int(year[pos])}); "
+        "the baseline needs at least 2 consecutive years",
+    )
+
+
 _TABLE_CHECKS = {
     "compute_centers": _check_centers,
     "pue_assumptions": _check_pue,
+    "electricity_prices": _check_prices,
     "load_shapes": _check_load_shapes,
     "system_hourly": _check_system_hourly,
+    "published_estimates": _check_published,
     "planned_centers": _check_centers,
 }
 
@@ -607,14 +899,14 @@ def _check_references(typed: dict[str, pd.DataFrame]) -> None:
             values = frame[col.name]
             known = values.isin(typed[ref_table][ref_col]).to_numpy(dtype=bool)
             bad = values.notna().to_numpy() & ~known
-            if bad.any():
-                pos = int(np.argmax(bad))
-                raise InputError(
-                    table.file,
-                    f"{values.iloc[pos]!r} is not a {ref_col} of {TABLES[ref_table].file}",
-                    row=int(frame.index[pos]),
-                    column=col.name,
-                )
+            _fail(
+                table.file,
+                _rows(frame),
+                bad,
+                col.name,
+                lambda pos, v=values, c=ref_col, t=ref_table:
+                f"{v.iloc[pos]!r} is not a {c} of {TABLES[t].file}",
+            )
 
 
 def _check_pue_coverage(typed: dict[str, pd.DataFrame]) -> None:
@@ -626,12 +918,62 @@ def _check_pue_coverage(typed: dict[str, pd.DataFrame]) -> None:
     # One pass per PUE row (at most four), each vectorised over all centres.
     for size, zone in zip(pue["size_class"], pue["zone"], strict=True):
         covered |= ((sizes == size) & (zones == zone)).to_numpy(dtype=bool, na_value=False)
-    if not covered.all():
-        pos = int(np.argmax(~covered))
-        raise InputError(
-            TABLES["compute_centers"].file,
-            f"{TABLES['pue_assumptions'].file} has no row for size_class {sizes.iloc[pos]!r}, "
-            f"zone {zones.iloc[pos]!r} (the zone of region {centers['region_id'].iloc[pos]!r})",
-            row=int(centers.index[pos]),
-            column="size_class",
+    _fail(
+        TABLES["compute_centers"].file,
+        _rows(centers),
+        ~covered,
+        "size_class",
+        lambda pos: f"{TABLES['pue_assumptions'].file} has no row for size_class "
+        f"{sizes.iloc[pos]!r}, zone {zones.iloc[pos]!r} (the zone of region "
+        f"{centers['region_id'].iloc[pos]!r})",
+    )
+
+
+def _check_pue_new_build(typed: dict[str, pd.DataFrame]) -> None:
+    """A zone with centres needs a PUE row for each size class: new builds mix both."""
+    centers, pue = typed["compute_centers"], typed["pue_assumptions"]
+    zone_of = typed["regions"].set_index("region_id")["zone"]
+    used = centers["region_id"].map(zone_of).dropna().astype(str).unique()
+    have = set(zip(pue["size_class"], pue["zone"], strict=True))
+    for zone in (z for z in _ZONES if z in set(used)):
+        for size in _SIZE_CLASSES:
+            if (size, zone) not in have:
+                _problem(
+                    TABLES["pue_assumptions"].file,
+                    f"no row for size_class {size!r} and zone {zone!r}: regions of zone {zone!r} "
+                    "have centres, and new builds there mix both size classes",
+                    column="size_class",
+                )
+
+
+def _check_history_coverage(typed: dict[str, pd.DataFrame]) -> None:
+    """Every region of regions.csv has consumption history (its baseline needs it)."""
+    regions, history = typed["regions"], typed["demand_history"]
+    ids = regions["region_id"]
+    missing = ~ids.isin(history["region_id"]).to_numpy(dtype=bool)
+    for rid in ids[missing].iloc[:MAX_LISTED]:
+        _problem(
+            TABLES["demand_history"].file,
+            f"region {rid!r} of {TABLES['regions'].file} has no consumption history "
+            "(every region needs at least 2 consecutive years)",
+            column="region_id",
         )
+    if missing.sum() > MAX_LISTED:
+        _report([], int(missing.sum()) - MAX_LISTED)
+
+
+def _check_region_coverage(typed: dict[str, pd.DataFrame], names: tuple[str, ...]) -> None:
+    """Refuse an optional per-region table (when given) that leaves out a region, by name."""
+    regions = typed["regions"]["region_id"]
+    for name in names:
+        frame = typed.get(name)
+        if frame is None:
+            continue
+        missing = regions[~regions.isin(frame["region_id"])].tolist()
+        if missing:
+            raise InputError(
+                TABLES[name].file,
+                f"no row for region(s) {', '.join(missing)}: every region of "
+                f"{TABLES['regions'].file} needs one (costs and emissions are computed per region)",
+                column="region_id",
+            )

@@ -19,6 +19,7 @@ write-ahead log, so after a kill the file holds the last committed state.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -32,7 +33,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from flows.errors import GridcastError, WarehouseBusyError
+from flows.errors import GridcastError, StorageError, WarehouseBusyError
 from flows.schema import SOURCE_ROW, TABLES, InputTables, Table, cast_typed
 
 __all__ = [
@@ -45,6 +46,9 @@ __all__ = [
     "read_inputs",
     "record_run",
     "store_inputs",
+    "check_database_path",
+    "inputs_current",
+    "stored_hashes",
 ]
 
 WAIT_ENV = "GRIDCAST_WAREHOUSE_WAIT_SECONDS"
@@ -67,6 +71,11 @@ RUN_COLUMNS: dict[str, str] = {
     "timings_s": "VARCHAR",  # JSON: step -> seconds
     "out_dir": "VARCHAR",
     "user": "VARCHAR",  # who started the run
+    "host": "VARCHAR",  # where the run's process runs
+    "pid": "BIGINT",  # its process id: a RUNNING row whose process is gone was killed
+    "pid_start": "BIGINT",  # the process's start (clock ticks since boot), against pid reuse
+    "inputs_hash": "VARCHAR",  # sha256 over the input files' sha256 (flows.datastate)
+    "inputs_changed": "BOOLEAN",  # the inputs differed from the warehouse's and were re-ingested
 }
 """Columns of ``out_runs`` and their DuckDB types; JSON columns hold JSON text."""
 
@@ -106,7 +115,11 @@ def connect(
     wait = _wait_seconds(wait_seconds)
     if read_only and not path.exists():
         raise GridcastError(f"warehouse {path} does not exist yet; load the inputs first")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_database_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage(exc, path.parent) from exc
     con = _open(path, read_only, wait)
     owner_file = None if read_only else _write_owner(path, owner)
     try:
@@ -119,16 +132,61 @@ def connect(
         con.close()
 
 
+# Bytes 8-11 of every DuckDB database file (after an 8-byte checksum).
+_MAGIC = b"DUCK"
+_DATA_SUFFIXES = {".csv", ".tsv", ".txt", ".parquet", ".json", ".jsonl", ".ndjson", ".xlsx", ".xls",
+                  ".toml", ".html", ".sqlite", ".sqlite3", ".gz", ".zip"}
+
+
+def check_database_path(path: Path) -> None:
+    """Refuse a warehouse path that is not a DuckDB database file (or absent).
+
+    DuckDB itself opens ``some.csv`` as an in-memory database (the run then "stores" into
+    nothing) and answers a directory or another file with a long traceback.
+
+    Raises:
+        GridcastError: a directory, a file without DuckDB's header, or an absent path
+            named like a data file (``.csv``, ``.parquet``...).
+    """
+    path = Path(path)
+    hint = "give --warehouse a DuckDB file, e.g. .gridcast/warehouse.duckdb (created if missing)"
+    if path.is_dir():
+        raise GridcastError(f"warehouse {path} is a directory, not a DuckDB database file; {hint}")
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(12)
+        except OSError as exc:
+            raise _storage(exc, path, "read") from exc
+        if len(head) < 12 or head[8:12] != _MAGIC:
+            raise GridcastError(f"warehouse {path} is not a DuckDB database file (no DuckDB header); {hint}")
+    elif path.suffix.lower() in _DATA_SUFFIXES:
+        raise GridcastError(f"warehouse {path} is named like a {path.suffix} data file, not a DuckDB "
+                            f"database; {hint}")
+
+
+def _storage(exc: OSError, path: Path, action: str = "write") -> StorageError:
+    from flows.outputs import storage_error
+
+    return storage_error(exc, path, action)
+
+
 def _wait_seconds(wait_seconds: float | None) -> float:
     if wait_seconds is not None:
-        return float(wait_seconds)
-    text = os.environ.get(WAIT_ENV, "").strip()
-    if not text:
-        return _DEFAULT_WAIT_S
-    try:
-        return float(text)
-    except ValueError:
-        raise GridcastError(f"{WAIT_ENV} must be a number of seconds, got {text!r}") from None
+        value, what = float(wait_seconds), "the wait for the warehouse"
+    else:
+        text = os.environ.get(WAIT_ENV, "").strip()
+        if not text:
+            return _DEFAULT_WAIT_S
+        try:
+            value = float(text)
+        except ValueError:
+            raise GridcastError(f"{WAIT_ENV} must be a number of seconds, got {text!r}") from None
+        what = WAIT_ENV
+    # nan would wait for ever (no deadline compares true) and inf does by definition.
+    if not math.isfinite(value) or value < 0:
+        raise GridcastError(f"{what} must be a finite number of seconds >= 0, got {value!r}")
+    return value
 
 
 def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
@@ -141,7 +199,8 @@ def _open(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection
             return con
         except duckdb.IOException as err:
             if "lock" not in str(err).lower():
-                raise
+                # read-only or full file system, no permission...: DuckDB's own words
+                raise StorageError(f"cannot open warehouse {path}: {err}") from None
             last: Exception = err
         except duckdb.ConnectionException as err:
             # This process already has the file open with the other mode; a reader can
@@ -223,9 +282,23 @@ def store_inputs(
                 _store_table(con, table, tables)
             _write_frame(con, INPUTS_TABLE, _inputs_frame(tables))
             con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            _rollback(con)
+            if isinstance(exc, duckdb.IOException | duckdb.TransactionException | OSError):
+                raise StorageError(f"cannot store inputs in warehouse {warehouse}: {exc}; "
+                                   "it keeps its previous contents") from None
             raise
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, quietly when DuckDB already ended the transaction (a failed COMMIT does).
+
+    Otherwise "cannot rollback - no transaction is active" would replace the real error.
+    """
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _store_table(con: duckdb.DuckDBPyConnection, table: Table, tables: InputTables) -> None:
@@ -338,8 +411,20 @@ def record_run(
         f'ON CONFLICT ("run_id") {on_conflict}'
     )
     with connect(warehouse, wait_seconds=wait_seconds, owner=owner) as con:
-        con.execute(_create_runs_sql())
-        con.execute(sql, values)
+        try:
+            con.execute(_create_runs_sql())
+            _add_missing_run_columns(con)
+            con.execute(sql, values)
+        except (duckdb.IOException, duckdb.TransactionException) as exc:
+            raise StorageError(f"cannot record run in warehouse {warehouse}: {exc}") from None
+
+
+def _add_missing_run_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Columns added since a warehouse's out_runs was created (names and types are constants)."""
+    have = {r[0] for r in con.execute(f'DESCRIBE "{RUNS_TABLE}"').fetchall()}
+    for column, kind in RUN_COLUMNS.items():
+        if column not in have:
+            con.execute(f'ALTER TABLE "{RUNS_TABLE}" ADD COLUMN "{column}" {kind}')
 
 
 def _create_runs_sql() -> str:
@@ -350,6 +435,8 @@ def _create_runs_sql() -> str:
 def _run_value(column: str, value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, bool | int) and RUN_COLUMNS[column] in ("BIGINT", "BOOLEAN"):
+        return value
     if column in _JSON_COLUMNS:
         return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     if column in _TIME_COLUMNS:
@@ -374,6 +461,44 @@ def list_runs(warehouse: Path, *, wait_seconds: float | None = None) -> pd.DataF
         present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if RUNS_TABLE not in present:
             return empty
-        return con.execute(
+        frame = con.execute(
             f'SELECT * FROM "{RUNS_TABLE}" ORDER BY started_at NULLS LAST, run_id'
         ).df()
+    for column in RUN_COLUMNS:  # an out_runs written by an older gridcast
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]") \
+                if column in _TIME_COLUMNS else None
+    return frame
+
+
+def inputs_current(warehouse: Path, tables: InputTables, *, wait_seconds: float | None = None) -> bool:
+    """True when the warehouse already holds exactly ``tables``: same files (sha256), same tables
+    and columns as this version of gridcast writes. A run then need not store them again."""
+    if stored_hashes(warehouse, wait_seconds=wait_seconds) != dict(sorted(tables.hashes.items())):
+        return False
+    with connect(warehouse, read_only=True, wait_seconds=wait_seconds) as con:
+        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        for table in TABLES.values():
+            typed = getattr(tables, table.name)
+            if typed is None:
+                if table.core_table in present:
+                    return False
+                continue
+            if table.core_table not in present or table.raw_table not in present:
+                return False
+            want = [SOURCE_ROW] + (list(typed.columns) if table.wide else [c.name for c in table.columns])
+            have = [r[0] for r in con.execute(f'DESCRIBE "{table.core_table}"').fetchall()]
+            if have != want:
+                return False
+    return True
+
+
+def stored_hashes(warehouse: Path, *, wait_seconds: float | None = None) -> dict[str, str] | None:
+    """The sha256 of every input file the warehouse holds (``in_inputs``), None when it holds none."""
+    if not Path(warehouse).exists():
+        return None
+    with connect(warehouse, read_only=True, wait_seconds=wait_seconds) as con:
+        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if INPUTS_TABLE not in present:
+            return None
+        return dict(con.execute(f'SELECT file, sha256 FROM "{INPUTS_TABLE}" ORDER BY file').fetchall())

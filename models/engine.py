@@ -327,6 +327,7 @@ class SimResult:
     it_twh, facility_twh: (D, R, T, W); pue_effective: (D, R, T) (NaN without IT energy);
     region_facility_twh, region_it_twh, region_peak_mw: (D, R, T);
     national_peak_mw: (D, T) (coincident over regions on the 24-hour shapes);
+    region_new_build_twh: (D, R, T) new-build facility energy ``max(0, E - E0) * PUE_new``;
     pipeline_it_twh: (D, R, T) region pipeline ``P_r`` (expected value, or built rows in a draw);
     pipeline_added_it_twh: (D, R, T) what the pipeline added to the trend (``X_r`` or ``P_r``).
     """
@@ -338,6 +339,7 @@ class SimResult:
     region_facility_twh: np.ndarray
     region_peak_mw: np.ndarray
     national_peak_mw: np.ndarray
+    region_new_build_twh: np.ndarray | None = None
     pipeline_it_twh: np.ndarray | None = None
     pipeline_added_it_twh: np.ndarray | None = None
 
@@ -456,6 +458,7 @@ def simulate(
         region_facility_twh=region_fac,
         region_peak_mw=peak_load_mw(fac, fleet.peak_factors),
         national_peak_mw=peak_load_mw(fac.sum(axis=1), fleet.peak_factors),
+        region_new_build_twh=np.maximum(0.0, region_it - region_it[:, :, :1]) * pue_new,
         pipeline_it_twh=pipe.sum(axis=-1),
         pipeline_added_it_twh=added,
     )

@@ -22,9 +22,18 @@ from pydantic import (
 
 from models.pipeline_params import Pipeline, pipeline_ranges
 
-__all__ = ["WORKLOADS", "Param", "Scenario", "Lever", "parameter_ranges"]
+__all__ = ["MAX_NAME_CHARS", "MAX_TEXT_CHARS", "WORKLOADS", "Emissions", "Param", "Scenario", "Lever",
+           "parameter_ranges"]
 
 WORKLOADS: tuple[str, ...] = ("general", "training", "inference")
+
+MAX_NAME_CHARS = 64
+"""Longest scenario name, parent name, lever name or ``sources`` key."""
+MAX_TEXT_CHARS = 2000
+"""Longest free text: a description, a lever's description or source, a ``sources`` value."""
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
 def _to_triple(value: object) -> tuple[float, float, float]:
@@ -123,8 +132,8 @@ class Lever(_Strict):
     adoption_ceiling: Param
     adoption_midpoint: Param
     adoption_scale: Param
-    description: str = ""
-    source: str = ""
+    description: Text = ""
+    source: Text = ""
 
     _fractions = field_validator("saving", "adoption_ceiling")(_between(0.0, 1.0))
     _midpoint = field_validator("adoption_midpoint")(_between(1990.0, 2100.0))
@@ -164,20 +173,49 @@ class Pue(_Strict):
     _share = field_validator("new_build_small_medium_share")(_between(0.0, 1.0))
 
 
+class Emissions(_Strict):
+    """``[emissions]``: how grid factors change after their last given year, and green power.
+
+    ``green_power_share`` keys are ``east`` / ``west`` (a zone), ``hubs`` (every national
+    hub node) or a hub id; values are the share of new-build facility energy supplied
+    by contracted green power. How a region's share is chosen: ``models.costs.green_share``.
+    """
+
+    factor_change_per_year: Param = (0.0, 0.0, 0.0)
+    green_power_share: dict[str, Param] = Field(default_factory=dict)
+
+    _change = field_validator("factor_change_per_year")(_between(-0.5, 0.5))
+
+    @field_validator("green_power_share")
+    @classmethod
+    def _shares(cls, value: dict[str, tuple[float, float, float]]) -> dict[str, tuple[float, float, float]]:
+        for key, share in value.items():
+            _check_between(share, 0.0, 1.0, f"green_power_share.{key}")
+        return value
+
+
+def _emission_ranges(block: Emissions) -> dict[str, tuple[float, float, float]]:
+    out = {"emissions.factor_change_per_year": block.factor_change_per_year}
+    out.update({f"emissions.green_power_share.{k}": v for k, v in block.green_power_share.items()})
+    return out
+
+
 class Scenario(_Strict):
     """One fully resolved scenario (after ``extends`` is applied)."""
 
-    name: str = Field(min_length=1, max_length=64)
-    description: str = ""
-    extends: str | None = None
+    name: Name
+    description: Text = ""
+    extends: Name | None = None
     horizon: Horizon
     growth: Growth
     hardware_efficiency_gain: HardwareGain
-    levers: dict[str, Lever] = Field(default_factory=dict)
+    levers: dict[Name, Lever] = Field(default_factory=dict)
     rebound: Rebound
     hubs: Hubs
     pue: Pue
-    sources: dict[str, str] = Field(default_factory=dict)
+    # keys are dotted parameter names (``levers.<name>.<key>``): longer than one name
+    sources: dict[Annotated[str, Field(max_length=4 * MAX_NAME_CHARS)], Text] = Field(default_factory=dict)
+    emissions: Emissions = Field(default_factory=Emissions)
     pipeline: Pipeline | None = None
 
     @model_validator(mode="after")
@@ -218,6 +256,7 @@ def parameter_ranges(scenario: Scenario) -> dict[str, tuple[float, float, float]
     out["pue.new_build_small_medium_share"] = scenario.pue.new_build_small_medium_share
     for zone, cap in scenario.pue.new_build_cap.items():
         out[f"pue.new_build_cap.{zone}.value"] = cap.value
+    out.update(_emission_ranges(scenario.emissions))
     out.update(pipeline_ranges(scenario.pipeline))
     return out
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from models.engine import HOURS_PER_YEAR, SimResult
 from models.scenario import WORKLOADS
-from models.turning import classify_shape
+from models.turning import classify_shape, peak_index
 
 __all__ = [
     "QUANTILES",
@@ -212,7 +212,11 @@ def national_table(
 def turning_points_table(
     scenario: str, region_ids: np.ndarray, years: list[int], central: SimResult, threshold: float
 ) -> pd.DataFrame:
-    """``turning_points``: scenario, region_id, shape, rise_start, flat_until (ALL = national)."""
+    """``turning_points``: scenario, region_id, shape, rise_start, flat_until, peak_year, peak_twh.
+
+    ``region_id`` ALL is the national total; the peak is the earliest year within a
+    relative 1e-9 of the largest central facility energy.
+    """
     series = np.concatenate(
         [central.region_facility_twh[0], central.region_facility_twh[0].sum(axis=0, keepdims=True)]
     )
@@ -220,6 +224,7 @@ def turning_points_table(
     yrs = np.asarray(years)
     rise = pd.array(np.where(idx > 0, yrs[np.maximum(idx, 0)], 0), dtype="Int64")
     rise[idx <= 0] = pd.NA
+    peak = peak_index(series)
     return _typed(
         pd.DataFrame(
             {
@@ -228,6 +233,8 @@ def turning_points_table(
                 "shape": shape,
                 "rise_start": rise,
                 "flat_until": rise - 1,
+                "peak_year": pd.array(yrs[peak], dtype="Int64"),
+                "peak_twh": np.take_along_axis(series, peak[:, None], axis=1)[:, 0],
             }
         )
     )

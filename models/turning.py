@@ -1,10 +1,20 @@
-"""Flat-then-rising turning points (MODEL.md section 3, last paragraph)."""
+"""Turning points of a path: where the flat-then-rising rise starts, where it peaks.
+
+``rise_start`` is the first year after the base year whose year-on-year growth reaches
+the threshold in that year and the two following ones (as many as the horizon has).
+The peak is the year of the largest energy. A path that rises by at least the threshold
+and falls back by at least the threshold from its peak, without ever starting a rise,
+is ``peaking``, not ``flat`` (docs/methodology.md, "Turning points").
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["yoy_growth", "rise_start_index", "classify_shape"]
+__all__ = ["PEAK_RTOL", "yoy_growth", "rise_start_index", "peak_index", "classify_shape"]
+
+PEAK_RTOL = 1e-9
+"""Years whose energy is within this relative distance of the largest tie for the peak; the earliest wins."""
 
 
 def yoy_growth(energy: np.ndarray) -> np.ndarray:
@@ -37,18 +47,44 @@ def rise_start_index(energy: np.ndarray, threshold: float = 0.05) -> np.ndarray:
     return np.where(run.any(axis=-1), first + 1, -1)
 
 
+def peak_index(energy: np.ndarray) -> np.ndarray:
+    """Index of the peak year: the earliest year within a relative 1e-9 of the largest energy.
+
+    >>> peak_index(np.array([1.0, 3.0, 3.0 * (1 - 1e-12), 2.0])).tolist()
+    1
+    """
+    top = energy.max(axis=-1, keepdims=True)
+    near = energy >= top - PEAK_RTOL * np.abs(top)
+    return np.argmax(near, axis=-1)
+
+
 def classify_shape(energy: np.ndarray, threshold: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Shape label and rise_start index for each series (last axis = years).
 
+    Precedence: ``rising`` if the rise starts in t0 + 1, ``flat-then-rising`` if it
+    starts later; else ``peaking`` if ``F(peak) >= (1 + threshold) F(t0)`` and
+    ``F(end) <= F(peak) / (1 + threshold)``; else ``declining`` if F(end) < F(t0),
+    else ``flat``.
+
+    >>> classify_shape(np.array([10.0, 13.3, 12.0, 10.0]))[0].tolist()
+    'peaking'
+
     Returns:
-        (shape, rise_idx): ``rising`` if the rise starts in t0 + 1, ``flat-then-rising``
-        if it starts later, else ``declining`` if F(end) < F(t0), else ``flat``.
+        (shape, rise_idx): object array of labels and the rise_start index (-1: none).
     """
     idx = rise_start_index(energy, threshold)
-    declining = energy[..., -1] < energy[..., 0]
+    first, last = energy[..., 0], energy[..., -1]
+    top = np.take_along_axis(energy, peak_index(energy)[..., None], axis=-1)[..., 0]
+    # ``top > first`` keeps an all-zero path (a region without centres) flat, as section 3 says
+    peaking = (top >= (1.0 + threshold) * first) & (last <= top / (1.0 + threshold)) & (top > first)
+    declining = last < first
     shape = np.where(
         idx == 1,
         "rising",
-        np.where(idx > 1, "flat-then-rising", np.where(declining, "declining", "flat")),
+        np.where(
+            idx > 1,
+            "flat-then-rising",
+            np.where(peaking, "peaking", np.where(declining, "declining", "flat")),
+        ),
     )
     return shape.astype(object), idx

@@ -31,7 +31,6 @@ __all__ = [
     "label",
     "scenario_colours",
     "headline_figure",
-    "map_figure",
     "small_multiples_figure",
     "comparison_figure",
     "tornado_figure",
@@ -42,7 +41,6 @@ FONT_STACK = (
     'system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC", '
     '"Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 )
-_ZONE_COLOURS = qualitative.Safe
 _BASE_LAYOUT = {
     "font": {"family": FONT_STACK, "size": 13},
     "paper_bgcolor": "white",
@@ -190,116 +188,6 @@ def _add_published(fig: go.Figure, estimates: pd.DataFrame) -> None:
         hovertemplate="%{text}<br>%{customdata[0]:,.0f}–%{customdata[1]:,.0f} TWh<extra></extra>",
         customdata=np.column_stack([low.to_numpy(), high.to_numpy()]),
     )
-
-
-def _bubble_sizes(values: pd.Series, largest_px: float = 46.0) -> tuple[np.ndarray, float]:
-    """Marker sizes (area-proportional) and the sizeref that makes the largest ``largest_px`` wide."""
-    sizes = pd.to_numeric(values, errors="coerce").fillna(0.0).clip(lower=0.0).to_numpy()
-    peak = float(sizes.max()) if len(sizes) else 0.0
-    return sizes, (2.0 * peak / largest_px**2) if peak > 0 else 1.0
-
-
-def map_figure(
-    regional: pd.DataFrame, regions: pd.DataFrame, hubs: pd.DataFrame, year: int
-) -> go.Figure:
-    """Provinces as bubbles at lon/lat (area ~ peak MW in ``year``, colour = zone) and hub markers.
-
-    No tiles or geo basemap: plain axes in degrees, so the file stays self-contained.
-    A dropdown switches scenario.
-    """
-    scenarios = scenarios_of(regional)
-    located = regions.dropna(subset=["lat", "lon"]).assign(
-        region_id=lambda f: f["region_id"].astype(str)
-    )
-    zones = sorted(located["zone"].astype(str).unique())
-    zone_colour = {z: _ZONE_COLOURS[i % len(_ZONE_COLOURS)] for i, z in enumerate(zones)}
-    mid = central(regional)
-    mid = mid.loc[mid["year"] == year].assign(region_id=lambda f: f["region_id"].astype(str))
-    _, sizeref = _bubble_sizes(mid["peak_load_mw"])
-    fig = go.Figure()
-    visible_sets: list[list[int]] = []
-    for k, s in enumerate(scenarios):
-        load = mid.loc[mid["scenario"].astype(str) == s].set_index("region_id")["peak_load_mw"]
-        placed = located.assign(mw=located["region_id"].map(load).fillna(0.0))
-        indices = []
-        for z in zones:
-            part = placed.loc[placed["zone"].astype(str) == z]
-            indices.append(len(fig.data))
-            fig.add_scatter(
-                x=part["lon"],
-                y=part["lat"],
-                mode="markers",
-                visible=k == 0,
-                name=label(z),
-                legendgroup=f"zone-{label(z)}",
-                showlegend=True,
-                marker={
-                    "size": part["mw"].clip(lower=0.0).to_numpy(),
-                    "sizemode": "area",
-                    "sizeref": sizeref,
-                    "sizemin": 3,
-                    "color": zone_colour[z],
-                    "opacity": 0.75,
-                    "line": {"color": "white", "width": 1},
-                },
-                text=[
-                    f"{label(r)} {label(n)}"
-                    for r, n in zip(part["region_id"], part["name"], strict=True)
-                ],
-                customdata=part["mw"].to_numpy(),
-                hovertemplate="%{text}<br>peak %{customdata:,.0f} MW<extra>"
-                + label(s)
-                + "</extra>",
-            )
-        visible_sets.append(indices)
-    hub_index = len(fig.data)
-    fig.add_scatter(
-        x=hubs["lon"],
-        y=hubs["lat"],
-        mode="markers",
-        name="hub clusters",
-        marker={
-            "symbol": "star-diamond",
-            "size": 13,
-            "color": "black",
-            "line": {"color": "white", "width": 1},
-        },
-        text=[
-            f"{label(h)} ({label(r)})" for h, r in zip(hubs["name"], hubs["region_id"], strict=True)
-        ],
-        hovertemplate="%{text}<extra>hub</extra>",
-    )
-    buttons = []
-    for k, s in enumerate(scenarios):
-        visible = [False] * len(fig.data)
-        for i in [*visible_sets[k], hub_index]:
-            visible[i] = True
-        buttons.append({"label": label(s), "method": "update", "args": [{"visible": visible}]})
-    fig.update_layout(
-        updatemenus=[
-            {
-                "buttons": buttons,
-                "direction": "down",
-                "x": 0.0,
-                "xanchor": "left",
-                "y": 1.0,
-                "yanchor": "bottom",
-                "showactive": True,
-            }
-        ]
-        if len(scenarios) > 1
-        else [],
-        xaxis={
-            "title": "longitude °E",
-            "scaleanchor": "y",
-            "scaleratio": math.cos(math.radians(35)),
-        },
-        yaxis={"title": "latitude °N"},
-        legend={"title": {"text": "zone"}},
-    )
-    styled(fig, f"Where: peak compute load in {year} by province (bubble area ~ MW)", 620)
-    fig.update_layout(margin={"t": 100})
-    return fig
 
 
 def small_multiples_figure(

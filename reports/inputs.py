@@ -28,7 +28,9 @@ class ReportInputs:
 
     Energies are TWh per year, loads MW, ``compute_share`` a fraction of total demand.
     The optional frames add sections when present; an absent (None) or empty frame drops
-    its section.
+    its section. ``pipeline`` is the run's pipeline table joined with the planned-centre
+    file (``name``, ``it_capacity_mw``, ``source``); ``observed`` the observed provincial
+    figures with the base fleet's ``model_value`` beside each.
     """
 
     national: pd.DataFrame
@@ -43,6 +45,10 @@ class ReportInputs:
     sensitivity: pd.DataFrame | None = None
     rise_odds: pd.DataFrame | None = None
     coincident: pd.DataFrame | None = None
+    forecast: pd.DataFrame | None = None
+    costs: pd.DataFrame | None = None
+    pipeline: pd.DataFrame | None = None
+    observed: pd.DataFrame | None = None
 
 
 def present(frame: pd.DataFrame | None) -> bool:

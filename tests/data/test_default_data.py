@@ -199,3 +199,122 @@ def test_system_hourly_load_shape(regions: pd.DataFrame) -> None:
 def test_published_estimates_is_an_unchanged_copy() -> None:
     shipped = (DEFAULT_DIR / "published_estimates.csv").read_bytes()
     assert shipped == (RAW_DIR / "china_datacenter_electricity_estimates.csv").read_bytes()
+
+
+# ------------------------------------------------------- base-fleet floors and the pipeline
+
+RACK_KW = 2.5  # S29 standard rack
+LOAD = 0.6272  # S11 utilisation, as in the centres file
+PUE_MIX = 0.8 * 1.2 + 0.2 * 1.4  # central PUE of large (80%) and small/medium (20%) rows
+STAGES = {"announced", "requested", "approved", "under_construction"}
+BASE_YEAR = 2024
+
+
+@pytest.fixture(scope="module")
+def planned() -> pd.DataFrame:
+    return _read("planned_centers.csv")
+
+
+@pytest.fixture(scope="module")
+def points() -> pd.DataFrame:
+    return pd.read_csv(RAW_DIR / "datacenter_points_verified.csv")
+
+
+def _racks(frame: pd.DataFrame, region: str) -> float:
+    return float(frame.loc[frame["region_id"] == region, "it_capacity_mw"].sum()) * 1000 / RACK_KW
+
+
+def test_shanxi_base_fleet_reproduces_its_observed_electricity(centers: pd.DataFrame) -> None:
+    sx = centers[centers["region_id"] == "CN-SX"]
+    pue = sx["size_class"].map({"large": 1.2, "small_medium": 1.4})
+    facility_twh = (sx["it_capacity_mw"] * sx["utilization"] * 8.76e-3 * pue).sum()
+    assert facility_twh == pytest.approx(4.0, abs=1e-5)  # G2: > 4.0 TWh in 2024
+
+
+def test_ningxia_base_fleet_holds_the_zhongwei_racks(centers: pd.DataFrame) -> None:
+    assert _racks(centers, "CN-NX") == pytest.approx(96_200, abs=0.1)  # G5, Aug 2024
+
+
+def test_floors_are_taken_from_their_group_in_gdp_proportion(centers: pd.DataFrame) -> None:
+    gdp = pd.read_csv(RAW_DIR / "china_province_gdp_annual.csv").query("year == 2024")
+    gdp = gdp.set_index("province")["gdp_100m_cny_current"]
+    mw = centers.groupby("region_id")["it_capacity_mw"].sum()
+    # Non-floored members of a group still follow GDP: Shandong vs Henan (non-hub group),
+    # Guangdong vs Sichuan (six hubs).
+    assert mw["CN-SD"] / mw["CN-HA"] == pytest.approx(gdp["Shandong"] / gdp["Henan"], rel=1e-6)
+    assert mw["CN-GD"] / mw["CN-SC"] == pytest.approx(gdp["Guangdong"] / gdp["Sichuan"], rel=1e-6)
+    # ... and the non-hub group as a whole gave up exactly what Shanxi gained.
+    non_hub = sorted(set(mw.index) - {i for ids, _ in GROUPS.values() for i in ids})
+    assert mw[non_hub].sum() == pytest.approx(21_875.0 * NON_HUB_SHARE, abs=0.01)
+
+
+def test_planned_rows_follow_the_input_contract(
+    planned: pd.DataFrame, regions: pd.DataFrame, hubs: pd.DataFrame
+) -> None:
+    assert list(planned.columns[:13]) == [
+        "project_id", "name", "region_id", "lat", "lon", "hub_id", "it_capacity_mw",
+        "utilization", "ai_share", "training_share", "stage", "online_year", "source",
+    ]  # fmt: skip
+    assert planned["project_id"].is_unique and len(planned) > 0
+    assert set(planned["region_id"]) <= set(regions["region_id"])
+    assert set(planned["hub_id"].dropna()) <= set(hubs["hub_id"])
+    assert (planned["it_capacity_mw"] > 0).all()
+    assert planned["utilization"].isna().all()  # the scenario's utilisation applies
+    assert planned[["ai_share", "training_share"]].stack().between(0, 1).all()
+    assert set(planned["stage"]) <= STAGES
+    assert pd.api.types.is_integer_dtype(planned["online_year"])
+    assert (planned["online_year"] > BASE_YEAR).all()
+    located = planned["lat"].notna()
+    assert (located == planned["lon"].notna()).all()
+    assert (planned["source"].fillna("").str.strip() != "").all()
+
+
+def test_planned_capacity_is_racks_times_2_5_kw(planned: pd.DataFrame) -> None:
+    zhongjin = planned.set_index("project_id").loc["NX-zhongjin-zhongwei"]
+    assert zhongjin["it_capacity_mw"] == pytest.approx(820_000 * RACK_KW / 1000)  # G6: 820k racks
+    assert zhongjin["it_capacity_mw"] == pytest.approx(2050.0)  # ... reported as ~2050 MW of IT
+    assert zhongjin["stage"] == "under_construction"
+
+
+def test_cluster_targets_are_not_double_counted(
+    planned: pd.DataFrame, centers: pd.DataFrame, points: pd.DataFrame
+) -> None:
+    cap = pd.read_csv(RAW_DIR / "china_datacenter_capacity_figures.csv")
+
+    def target(source: str, date: str) -> float:
+        rows = cap[(cap["source_id"] == source) & (cap["date"] == date)]["value"]
+        return float(rows.iloc[0])
+
+    def point(key: str) -> float:
+        return float(points.loc[points["key"] == key, "value"].iloc[0])
+
+    def planned_racks(region: str, by_year: int) -> float:
+        rows = planned[(planned["region_id"] == region) & (planned["online_year"] <= by_year)]
+        return rows["it_capacity_mw"].sum() * 1000 / RACK_KW
+
+    # Qingyang: operating end-2024 (G3) + planned <= 100k by 2025 (G4) and <= 800k by 2030 (S29).
+    operating_qy = point("G3")
+    assert operating_qy + planned_racks("CN-GS", 2025) <= point("G4") + 1e-6
+    assert operating_qy + planned_racks("CN-GS", 2030) <= target("S29", "2030-12-31") + 1e-6
+    assert operating_qy <= _racks(centers, "CN-GS")  # the base fleet holds what operates
+    # Ningxia: base fleet + planned by 2025 <= the 720k hub target (S32).
+    assert _racks(centers, "CN-NX") + planned_racks("CN-NX", 2025) <= target("S32", "2025-12-31")
+    # Shanxi: base fleet + under construction <= 1.012 M racks in use and under construction (G2).
+    sx_total = float(
+        points.loc[(points["key"] == "G2") & (points["unit"] == "racks"), "value"].iloc[0]
+    )
+    assert _racks(centers, "CN-SX") + planned_racks("CN-SX", 2100) <= sx_total + 0.1
+    # Guizhou: base fleet + under construction <= 200k built and under construction (S27).
+    assert _racks(centers, "CN-GZ") + planned_racks("CN-GZ", 2100) <= 200_000 + 0.1
+
+
+def test_observed_provincial_validates_and_is_sourced(regions: pd.DataFrame) -> None:
+    from flows.validate import load_inputs
+
+    observed = load_inputs(DEFAULT_DIR).observed_provincial
+    assert observed is not None and len(observed) >= 6
+    assert set(observed["region_id"]) <= set(regions["region_id"])
+    assert (observed["source"].str.strip() != "").all()
+    by = observed.set_index(["region_id", "quantity"])["value"]
+    assert by[("CN-NX", "it_capacity_mw")] == pytest.approx(96_200 * RACK_KW / 1000)
+    assert by[("CN-GS", "it_capacity_mw")] == pytest.approx(31_000 * RACK_KW / 1000)

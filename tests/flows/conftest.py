@@ -47,7 +47,14 @@ def build_run(run_dir: Path, names: tuple[str, ...] = RUN_SCENARIOS, n_draws: in
         h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, s.scenario.hubs.assignment_radius_km[1])
         h.insert(0, "scenario", s.name)
         hubs.append(h)
+    base = _flat_baseline(inputs.demand_history, fleet.region_ids, loaded[0].scenario.years)
+    baseline = pd.DataFrame({
+        "region_id": np.repeat(fleet.region_ids, len(loaded[0].scenario.years)).astype(str),
+        "year": np.tile(loaded[0].scenario.years, len(fleet.region_ids)),
+        "baseline_twh": base.central_twh.ravel(), "baseline_lo80_twh": base.lo80_twh.ravel(),
+        "baseline_hi80_twh": base.hi80_twh.ravel()})
     tables = {
+        "baseline": baseline,
         "forecast": pd.concat([r.forecast for r in results], ignore_index=True),
         "regional": pd.concat([r.regional for r in results], ignore_index=True),
         "national": pd.concat([r.national for r in results], ignore_index=True),

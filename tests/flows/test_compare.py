@@ -147,12 +147,12 @@ def test_summary_text_matches_the_run(run_dir: Path, comp) -> None:
 
 
 def test_write_comparison_round_trips(tmp_path: Path, comp, monkeypatch: pytest.MonkeyPatch) -> None:
-    import reports
+    import reports.compare_page
 
     def broken(*args, **kwargs):
         raise RuntimeError("template missing")
 
-    monkeypatch.setattr(reports, "render_comparison", broken)
+    monkeypatch.setattr(reports.compare_page, "render_difference_page", broken)
     folder, notes = write_comparison(comp, tmp_path / "cmp")
     assert notes and "template missing" in notes[0], "a failing page is reported, not raised"
     for name, frame in comp.tables().items():

@@ -95,6 +95,95 @@ def test_runs_command_prints_the_table(tmp_path: Path) -> None:
     assert len(lines) == 2 and lines[1].startswith("new ")
 
 
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_run_is_shown_and_recorded_as_crashed(tmp_path: Path) -> None:
+    # Before: a run killed with SIGKILL stayed RUNNING in `gridcast runs` for ever.
+    from flows.procs import HOST, this_process
+
+    wh = tmp_path / "wh.duckdb"
+    t0 = datetime(2025, 3, 1, 6, 0, 0)
+    dead = _dead_pid()
+    record_run(wh, {"run_id": "killed", "started_at": t0, "state": "RUNNING", "host": HOST, "pid": dead})
+    record_run(wh, {"run_id": "live", "started_at": t0 + timedelta(hours=1), "state": "RUNNING",
+                    **this_process()})
+    record_run(wh, {"run_id": "elsewhere", "started_at": t0 + timedelta(hours=2), "state": "RUNNING",
+                    "host": "another-machine", "pid": dead})
+    # finished, but the final record was lost (busy warehouse): run.json tells
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / "run.json").write_text(json.dumps({"run_id": "unrecorded", "state": "COMPLETED",
+                                               "finished_at": "2025-03-01T09:00:30+00:00"}))
+    record_run(wh, {"run_id": "unrecorded", "started_at": t0 + timedelta(hours=3), "state": "RUNNING",
+                    "host": HOST, "pid": dead, "out_dir": str(done)})
+    table = run_history(wh).set_index("run_id")
+    assert table.loc["killed", "state"] == "CRASHED"
+    assert f"process {dead} on {HOST} ended without finishing" in table.loc["killed", "reason"]
+    assert table.loc["live", "state"] == "RUNNING" and table.loc["elsewhere", "state"] == "RUNNING"
+    assert table.loc["unrecorded", "state"] == "COMPLETED" and table.loc["unrecorded", "duration_s"] == 30.0
+    stored = list_runs(wh).set_index("run_id")["state"].to_dict()
+    assert stored == {"killed": "CRASHED", "live": "RUNNING", "elsewhere": "RUNNING", "unrecorded": "COMPLETED"}
+
+
+def test_runs_show_the_data_location_and_whether_inputs_changed(tmp_path: Path) -> None:
+    wh = tmp_path / "wh.duckdb"
+    t0 = datetime(2025, 3, 1, 6, 0, 0)
+    for i, h in enumerate(["a" * 64, "a" * 64, None, "b" * 64, "b" * 64]):
+        record_run(wh, {"run_id": f"r{i}", "started_at": t0 + timedelta(days=i), "state": "COMPLETED",
+                        "data_dir": "/srv/data", "inputs_hash": h})
+    table = run_history(wh)
+    assert list(table["run_id"]) == ["r4", "r3", "r2", "r1", "r0"]
+    assert list(table["changed"].fillna("-")) == ["no", "yes", "-", "no", "new"]
+    assert list(table["inputs"].fillna("-")) == ["b" * 12, "b" * 12, "-", "a" * 12, "a" * 12]
+    assert set(table["data_dir"]) == {"/srv/data"}
+    assert format_runs(table).splitlines()[0].split() == RUNS_COLUMNS
+
+
+def test_an_old_out_runs_table_gains_the_new_columns(tmp_path: Path) -> None:
+    wh = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(wh)) as con:
+        con.execute("CREATE TABLE out_runs (run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, state VARCHAR)")
+        con.execute("INSERT INTO out_runs VALUES ('v1', '2025-01-01 00:00:00', 'COMPLETED')")
+    assert list(run_history(wh)["state"]) == ["COMPLETED"]
+    record_run(wh, {"run_id": "v2", "state": "RUNNING", "pid": 1, "host": "h", "inputs_changed": True})
+    runs = list_runs(wh).set_index("run_id")
+    assert runs.loc["v2", "pid"] == 1 and bool(runs.loc["v2", "inputs_changed"]) is True
+
+
+def test_a_second_schedule_of_a_served_deployment_is_refused(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from flows import ops
+
+    monkeypatch.setattr("flows.settings.STATE_DIR", tmp_path)
+    monkeypatch.setattr(ops, "_refuse_if_polled", lambda name: None)  # no server in this test
+    url = "http://127.0.0.1:4200/api"
+    script = ("import sys, time\n"
+              "from flows import ops\n"
+              "ops._refuse_if_polled = lambda name: None\n"
+              "import flows.settings as s; from pathlib import Path; s.STATE_DIR = Path(sys.argv[1])\n"
+              "from flows.errors import GridcastError\n"
+              "try:\n"
+              "    with ops.serving('weekly', sys.argv[2]):\n"
+              "        print('serving', flush=True)\n"
+              "except GridcastError as e:\n"
+              "    print(e, flush=True); sys.exit(2)\n")
+    with ops.serving("weekly", url):
+        res = subprocess.run([sys.executable, "-c", script, str(tmp_path), url], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120, check=False)
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert f"gridcast-forecast/weekly is already served by pid {os.getpid()}" in res.stdout
+        other = subprocess.run([sys.executable, "-c", script, str(tmp_path), "http://other:4200/api"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120, check=False)
+        assert other.returncode == 0 and "serving" in other.stdout  # another server's deployment
+    # stopped cleanly: the next one serves at once
+    again = subprocess.run([sys.executable, "-c", script, str(tmp_path), url], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert again.returncode == 0 and "serving" in again.stdout, again.stdout + again.stderr
+
+
 # --------------------------------------------------------------------------- schedule refusals
 
 

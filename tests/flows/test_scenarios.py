@@ -15,8 +15,8 @@ from flows.errors import ScenarioError
 from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios, resolve_scenario
 from models.scenario import parameter_ranges
 
-SHIPPED = ("distributed_small", "domestic_chips", "efficiency_led", "hub_push", "jevons_backfire",
-           "pipeline_as_requested", "reference")
+SHIPPED = ("distributed_small", "domestic_chips", "efficiency_led", "green_hubs", "green_relaxed", "hub_push",
+           "jevons_backfire", "pipeline_as_requested", "reference")
 REFERENCE = tomllib.loads((SHIPPED_SCENARIOS / "reference.toml").read_text(encoding="utf-8"))
 
 
@@ -246,3 +246,88 @@ def test_cli_scenarios_list_and_show(tmp_path: Path) -> None:
     bad = _write(tmp_path, "bad", _child("[growth]\ngeneral = [0.3, 0.2, 0.4]\n", name="bad"))
     refused = runner.invoke(app, ["scenarios", "--dir", str(tmp_path)])
     assert refused.exit_code == 2 and str(bad) in refused.output and "growth.general" in refused.output
+
+
+# ------------------------------------------------------------------ typos and every error at once
+
+
+def test_typo_is_named_with_the_closest_key_before_the_missing_key_it_causes(tmp_path: Path) -> None:
+    # A file without a parent: the typo makes rebound.elasticity_inference missing too.
+    body = tomllib.loads((SHIPPED_SCENARIOS / "reference.toml").read_text(encoding="utf-8"))
+    text = (SHIPPED_SCENARIOS / "reference.toml").read_text(encoding="utf-8")
+    assert "extends" not in body
+    path = _write(tmp_path, "ref2", text.replace("elasticity_inference", "elastisity_inference", 1))
+    err = _refused(path, "rebound.elastisity_inference")
+    assert err.rule == "unknown key (a typo?); did you mean 'elasticity_inference'?"
+    assert [p.key for p in err.problems] == ["rebound.elastisity_inference", "rebound.elasticity_inference"]
+    assert err.problems[1].rule == ("required key is missing (is the unknown key "
+                                    "'elastisity_inference' a typo of it?)")
+
+
+def test_unknown_key_without_a_close_match_lists_the_valid_keys(tmp_path: Path) -> None:
+    err = _refused(_write(tmp_path, "child", _child("[hubs]\nzzz = 1\n")), "hubs.zzz")
+    assert err.rule == "unknown key (a typo?); valid keys here: assignment_radius_km, training_shift_to_hubs"
+
+
+def test_every_error_of_a_file_at_once(tmp_path: Path) -> None:
+    body = "[growth]\ngeneral = [0.3, 0.2, 0.4]\ntaper = 2\n[levers.fp8_mixed_precision]\nsavng = 0.5\n"
+    err = _refused(_write(tmp_path, "child", _child(body)), "levers.fp8_mixed_precision.savng")
+    assert err.count == 3
+    assert [p.key for p in err.problems] == ["levers.fp8_mixed_precision.savng", "growth.taper", "growth.general"]
+    assert len(str(err).splitlines()) == 3
+
+
+def test_every_file_of_a_folder_at_once(tmp_path: Path) -> None:
+    _write(tmp_path, "a", _child("descripton = 'x'\n", name="a"))
+    _write(tmp_path, "b", _child("[growht]\n", name="b"))
+    with pytest.raises(ScenarioError) as info:
+        load_scenarios(tmp_path)
+    assert [(Path(p.file).name, p.key) for p in info.value.problems] == [("a.toml", "descripton"),
+                                                                          ("b.toml", "growht")]
+    assert "did you mean 'description'?" in info.value.rule
+
+
+# ------------------------------------------------------------------ size and nesting limits
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n",
+        "x = " + "[" * 3000 + "1" + "]" * 3000 + "\n",
+        ".".join(["a"] * 5000) + " = 1\n",
+        "x = " + "[" * 17 + "1" + "]" * 17 + "\n",  # just past the limit, no recursion trouble
+    ],
+    ids=["3000 inline tables", "3000 arrays", "5000-part dotted key", "17 arrays"],
+)
+def test_deep_nesting_is_refused(tmp_path: Path, body: str) -> None:
+    err = _refused(_write(tmp_path, "child", _child(body)), None)
+    assert "nest too deep (at most 16 levels" in err.rule
+
+
+def test_nesting_at_the_limit_is_not_a_depth_error(tmp_path: Path) -> None:
+    # depth: the document 1, x 2, then 14 arrays = 16 levels
+    err = _refused(_write(tmp_path, "child", _child("x = " + "[" * 14 + "1" + "]" * 14 + "\n")), "x")
+    assert err.rule.startswith("unknown key")
+
+
+def test_file_over_one_megabyte_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "child", _child(f'description = "{"x" * 1_000_000}"\n'))
+    err = _refused(path, None)
+    assert "may be at most 1,000,000 bytes" in err.rule
+
+
+@pytest.mark.parametrize(
+    "body,key",
+    [
+        ('description = "{x}"\n', "description"),
+        ('[levers.fp8_mixed_precision]\nsource = "{x}"\n', "levers.fp8_mixed_precision.source"),
+        ('[levers.fp8_mixed_precision]\ndescription = "{x}"\n', "levers.fp8_mixed_precision.description"),
+        ('[sources]\n"growth.general" = "{x}"\n', "sources.growth.general"),
+    ],
+)
+def test_text_fields_are_capped_at_2000_characters(tmp_path: Path, body: str, key: str) -> None:
+    ok = _write(tmp_path, "child", _child(body.replace("{x}", "é" * 2000)))
+    resolve_scenario(ok)
+    err = _refused(_write(tmp_path, "child", _child(body.replace("{x}", "é" * 2001))), key)
+    assert "at most 2000 characters" in err.rule

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+
+from flows.ops import run_history
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -73,14 +76,17 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     base = tmp_path_factory.mktemp("server")
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update({"PREFECT_HOME": str(base / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # Telemetry is left to `gridcast server`'s default (off): offline, Prefect's server logs
+    # "Failed to send telemetry" errors otherwise (checked at the end of the test).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK")}
+    env.update({"PREFECT_HOME": str(base / "prefect"),
                 "PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
                 "OPENBLAS_NUM_THREADS": "1", "GRIDCAST_HOME": str(base / "gridcast")})
     log = (base / "server.log").open("w")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=base, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen([*GRIDCAST, "server", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def healthy() -> bool:
             assert proc.poll() is None, (base / "server.log").read_text()[-3000:]
@@ -117,13 +123,15 @@ def _final_state(api: str, run_id: str) -> str | None:
 def test_scheduled_deployment_runs_to_completion(server, tmp_path: Path) -> None:  # noqa: ANN001
     api, env, server_start_s, base = server
     out_root, wh = tmp_path / "outputs", tmp_path / "wh.duckdb"
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data" / "default", data)  # the deployment's data location
     serve_log = (base / "serve.log").open("w")
     t_serve = time.perf_counter()
-    serve = subprocess.Popen(
-        [*GRIDCAST, "schedule", "--cron", CRON, "--timezone", TZ, "--name", DEPLOYMENT,
-         "--scenario", str(ROOT / "data" / "scenarios" / "reference.toml"), "--draws", str(DRAWS),
-         "--seed", str(SEED), "--warehouse", str(wh), "--out-root", str(out_root)],
-        cwd=ROOT, env=env, stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
+    schedule = [*GRIDCAST, "schedule", "--cron", CRON, "--timezone", TZ, "--name", DEPLOYMENT,
+                "--scenario", str(ROOT / "data" / "scenarios" / "reference.toml"), "--draws", str(DRAWS),
+                "--seed", str(SEED), "--warehouse", str(wh), "--out-root", str(out_root), "--data", str(data)]
+    serve = subprocess.Popen(schedule, cwd=ROOT, env=env, stdout=serve_log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
     try:
         def deployed() -> dict | None:
             assert serve.poll() is None, (base / "serve.log").read_text()[-3000:]
@@ -140,18 +148,39 @@ def test_scheduled_deployment_runs_to_completion(server, tmp_path: Path) -> None
             when = datetime.fromisoformat(run["expected_start_time"].replace("Z", "+00:00")).astimezone(UTC)
             assert (when.weekday(), when.hour, when.minute) == (6, 22, 0), when
 
-        t_trigger = time.perf_counter()
-        res = subprocess.run([str(BIN / "prefect"), "deployment", "run", f"gridcast-forecast/{DEPLOYMENT}"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
-        assert res.returncode == 0, res.stdout + res.stderr
-        run_id = re.search(r"UUID: ([0-9a-f-]{36})", res.stdout).group(1)
-        state = _wait("the triggered run to finish", lambda: _final_state(api, run_id), timeout=600, every=1)
-        latency_s = time.perf_counter() - t_trigger
-        assert state == "COMPLETED", (base / "serve.log").read_text()[-5000:]
-        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
+        # A second `gridcast schedule` of the same deployment is refused: on this machine by
+        # its lock file, from elsewhere (another GRIDCAST_HOME) by the runner's recent poll.
+        for home, words in ((env["GRIDCAST_HOME"], "already served by pid"),
+                            (str(base / "elsewhere"), "a runner polled it")):
+            second = subprocess.run(schedule, cwd=ROOT, env={**env, "GRIDCAST_HOME": home},
+                                    capture_output=True, text=True, timeout=180, check=False)
+            assert second.returncode == 2, second.stderr[-3000:]
+            assert "Traceback" not in second.stderr
+            assert [ln for ln in second.stderr.splitlines() if words in ln], second.stderr[-3000:]
+
+        def trigger() -> tuple[str, float, dict]:
+            t_trigger = time.perf_counter()
+            res = subprocess.run([str(BIN / "prefect"), "deployment", "run", f"gridcast-forecast/{DEPLOYMENT}"],
+                                 cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+            assert res.returncode == 0, res.stdout + res.stderr
+            run_id = re.search(r"UUID: ([0-9a-f-]{36})", res.stdout).group(1)
+            state = _wait("the triggered run to finish", lambda: _final_state(api, run_id), timeout=600, every=1)
+            assert state == "COMPLETED", (base / "serve.log").read_text()[-5000:]
+            return run_id, time.perf_counter() - t_trigger, httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).json()
+
+        run_id, latency_s, run = trigger()  # new data: ingested
+        trigger()  # the same data: the warehouse is reused
+        centers = data / "compute_centers.csv"
+        text = centers.read_bytes()
+        assert b",654.45," in text
+        centers.write_bytes(text.replace(b",654.45,", b",600,", 1))
+        trigger()  # changed data: re-validated and re-ingested
     finally:
         _stop(serve)
         serve_log.close()
+    assert "Failed to send telemetry" not in (base / "server.log").read_text(errors="replace")
+    said = (base / "serve.log").read_text(errors="replace")  # each run says whether its inputs changed
+    assert said.count("re-ingesting") == 2 and said.count("warehouse reused") == 1, said[-3000:]
 
     latest = out_root / "latest"
     meta = json.loads((latest / "run.json").read_text(encoding="utf-8"))
@@ -170,6 +199,17 @@ def test_scheduled_deployment_runs_to_completion(server, tmp_path: Path) -> None
                              capture_output=True, text=True, timeout=120, check=False)
     assert listing.returncode == 0, listing.stderr
     assert meta["run_id"] in listing.stdout and "COMPLETED" in listing.stdout
+    history = run_history(wh)  # what `gridcast runs` prints, as a table
+    assert list(history["state"]) == ["COMPLETED"] * 3, listing.stdout
+    # newest first: changed data, then the unchanged re-run, then the first run
+    assert list(history["changed"]) == ["yes", "no", "new"], listing.stdout
+    hashes = list(history["inputs"])
+    assert hashes[1] == hashes[2] != hashes[0] and all(h in listing.stdout for h in hashes)
+    assert set(history["data_dir"]) == {str(data)} and str(data) in listing.stdout
+    assert set(history["draws"]) == {DRAWS} and set(history["scenarios"]) == {"reference"}
+    recorded = duckdb.connect(str(wh), read_only=True).execute(
+        "SELECT inputs_changed FROM out_runs ORDER BY started_at").fetchall()
+    assert [r[0] for r in recorded] == [True, False, True]
 
     figures = {
         "server_start_s": round(server_start_s, 1),

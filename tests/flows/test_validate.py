@@ -36,10 +36,14 @@ C2,Beta,XJ,,,,small_medium,10,0.4,0.1,0,,
 PUE = """size_class,zone,pue_low,pue_central,pue_high
 large,east,1.2,1.3,1.4
 small_medium,west,1.3,1.5,1.8
+large,west,1.15,1.25,1.35
+small_medium,east,1.4,1.6,1.9
 """
 DEMAND = """region_id,year,consumption_twh
 BJ,2023,130.5
 XJ,2023,380
+BJ,2022,125
+XJ,2022,370
 """
 # general rows are spreadsheet rows 2-25, training 26-49, inference 50-73.
 SHAPES = "workload,hour,factor\n" + "".join(
@@ -156,7 +160,8 @@ CELL_CASES = [
         "1.45",
         "must satisfy pue_low <= pue_central <= pue_high, got pue_central 1.5 > pue_high 1.45",
     ),
-    ("demand_history.csv", 3, "consumption_twh", "-1", "must be >= 0, got -1"),
+    ("demand_history.csv", 3, "consumption_twh", "-1", "must be > 0, got -1"),
+    ("demand_history.csv", 3, "consumption_twh", "0", "must be > 0, got 0"),
     ("demand_history.csv", 2, "year", "2023.5", "must be a whole number, got 2023.5"),
     ("demand_history.csv", 2, "year", "twenty", "must be a number, got 'twenty'"),
     ("demand_history.csv", 3, "region_id", "ZZ", "'ZZ' is not a region_id of regions.csv"),
@@ -208,7 +213,7 @@ def test_demand_one_row_per_region_and_year(tmp_path: Path) -> None:
     expect_error(
         tmp_path,
         "demand_history.csv",
-        4,
+        6,
         "year",
         "(region_id, year) must be unique: (region_id='BJ', year=2023) is already on row 2",
     )
@@ -219,21 +224,31 @@ def test_pue_one_row_per_size_class_and_zone(tmp_path: Path) -> None:
     expect_error(
         tmp_path,
         "pue_assumptions.csv",
-        4,
+        6,
         "zone",
         "(size_class, zone) must be unique: (size_class='large', zone='east') is already on row 2",
     )
 
 
 def test_pue_row_required_for_every_size_class_and_zone_in_use(tmp_path: Path) -> None:
-    write(tmp_path, {"pue_assumptions.csv": set_cell(PUE, 3, "zone", "east")})
-    expect_error(
+    without = "".join(line for line in PUE.splitlines(keepends=True) if not line.startswith("small_medium,west"))
+    write(tmp_path, {"pue_assumptions.csv": without})
+    err = expect_error(
         tmp_path,
         "compute_centers.csv",
         3,
         "size_class",
         "pue_assumptions.csv has no row for size_class 'small_medium', zone 'west'",
     )
+    assert [(p.file, p.row) for p in err.problems] == [("compute_centers.csv", 3), ("pue_assumptions.csv", None)]
+
+
+def test_zone_with_centres_needs_both_size_classes(tmp_path: Path) -> None:
+    # No centre is small/medium in the east, but new builds there mix both size classes.
+    without = "".join(line for line in PUE.splitlines(keepends=True) if not line.startswith("small_medium,east"))
+    write(tmp_path, {"pue_assumptions.csv": without})
+    expect_error(tmp_path, "pue_assumptions.csv", None, "size_class",
+                 "no row for size_class 'small_medium' and zone 'east': regions of zone 'east' have centres")
 
 
 def test_every_workload_required(tmp_path: Path) -> None:
@@ -413,6 +428,7 @@ def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
     assert list(r.columns) == [
         "region_id",
         "name",
+        "name_zh",
         "zone",
         "grid",
         "diffusion_lag_years",
@@ -433,8 +449,10 @@ def test_extra_columns_are_kept_in_raw_only(tmp_path: Path) -> None:
         },
     )
     t = load_inputs(tmp_path)
-    assert "name_zh" not in t.regions.columns
-    assert t.raw["regions"]["name_zh"].tolist() == ["北京", "新疆"]
+    # source is not in the contract: raw only; name_zh is (an optional column the report shows)
+    assert "source" not in t.regions.columns
+    assert t.raw["regions"]["source"].tolist() == ["NBS", "NBS"]
+    assert t.regions["name_zh"].tolist() == ["北京", "新疆"]
 
 
 def test_bom_crlf_quotes_whitespace_and_blank_lines(tmp_path: Path) -> None:
@@ -548,6 +566,12 @@ def test_system_hourly_rules(
     expect_error(tmp_path, SYSTEM, row, column, rule)
 
 
+def test_system_hourly_region_with_zero_load_all_year_is_refused(tmp_path: Path) -> None:
+    header = "hour_of_year,BJ,XJ\n"
+    write(tmp_path, {SYSTEM: header + "".join(f"{h},{100 + h % 24},0\n" for h in range(8760))})
+    expect_error(tmp_path, SYSTEM, None, "XJ", "the region's hourly load is zero all year")
+
+
 # ------------------------------------------------------------------ schema and robustness
 
 
@@ -608,3 +632,184 @@ def test_number_fast_path_accepts_only_what_the_grammar_accepts(cells: list[str]
     for cell, value in zip(cells, fast, strict=True):
         assert grammar.match(cell), cell
         assert value == float(cell)
+
+
+def test_hub_region_id_is_kept_and_must_reference_a_region(tmp_path: Path) -> None:
+    # the report's hub table shows each hub's province: the typed table must keep region_id
+    hubs = "hub_id,name,region_id,lat,lon,zone\nH1,Jing-Jin-Ji,BJ,39.9,116.4,east\n"
+    tables = load_inputs(write(tmp_path, {"hub_nodes.csv": hubs}))
+    assert tables.hub_nodes["region_id"].tolist() == ["BJ"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    write(bad, {"hub_nodes.csv": hubs.replace(",BJ,", ",ZZ,")})
+    expect_error(bad, "hub_nodes.csv", 2, "region_id", "ZZ")
+# ------------------------------------------------------------------ every problem at once
+
+
+def test_every_broken_rule_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    centers = set_cell(set_cell(CENTERS, 2, "utilization", "1.4"), 3, "utilization", "0")
+    centers = set_cell(centers, 3, "ai_share", "2")
+    write(tmp_path, {"compute_centers.csv": centers})
+    err = expect_error(tmp_path, "compute_centers.csv", 2, "utilization", "must be in (0, 1], got 1.4")
+    assert err.count == 3
+    # by row, then in the order the columns are checked
+    assert [(p.row, p.column) for p in err.problems] == [(2, "utilization"), (3, "utilization"),
+                                                         (3, "ai_share")]
+    assert str(err).split("\n") == [
+        "invalid input: file compute_centers.csv, row 2, column 'utilization': must be in (0, 1], got 1.4",
+        "invalid input: file compute_centers.csv, row 3, column 'utilization': must be in (0, 1], got 0",
+        "invalid input: file compute_centers.csv, row 3, column 'ai_share': must be in [0, 1], got 2",
+    ]
+
+
+def test_the_listing_stops_at_20_lines_then_counts(tmp_path: Path) -> None:
+    # 30 centres, each with a utilization of 2: 30 problems, 20 listed, "10 more".
+    rows = "".join(f"C{i},N,BJ,,,,large,1,2,0,0,,\n" for i in range(30))
+    write(tmp_path, {"compute_centers.csv": CENTERS.splitlines(keepends=True)[0] + rows})
+    with pytest.raises(InputError) as info:
+        load_inputs(tmp_path)
+    err = info.value
+    lines = str(err).split("\n")
+    assert err.count == 30 and len(err.problems) == 20 and len(lines) == 21
+    assert [p.row for p in err.problems] == list(range(2, 22))
+    assert lines[-1] == "... and 10 more problems"
+
+
+def test_a_repeated_key_names_every_repeat(tmp_path: Path) -> None:
+    write(tmp_path, {"hub_nodes.csv": HUBS + "H1,again,40,116,east\nH1,third,41,116,east\n"})
+    err = expect_error(tmp_path, "hub_nodes.csv", 3, "hub_id", "hub_id must be unique: 'H1' is already on row 2")
+    assert [p.row for p in err.problems] == [3, 4]
+    assert all("already on row 2" in p.rule for p in err.problems)
+
+
+# ------------------------------------------------------------------ demand history rules
+
+
+def test_history_gap_names_region_and_missing_years(tmp_path: Path) -> None:
+    demand = DEMAND + "BJ,2019,110\nBJ,2018,105\n"  # BJ: 2018, 2019, 2022, 2023
+    write(tmp_path, {"demand_history.csv": demand})
+    expect_error(tmp_path, "demand_history.csv", 4, "year",
+                 "region 'BJ' has no row for year 2020, 2021 (between 2019 and 2022)")
+
+
+def test_history_long_gap_is_shown_as_a_range(tmp_path: Path) -> None:
+    write(tmp_path, {"demand_history.csv": DEMAND + "XJ,2010,200\n"})  # XJ: 2010, 2022, 2023
+    expect_error(tmp_path, "demand_history.csv", 5, "year",
+                 "region 'XJ' has no row for year 2011-2021 (between 2010 and 2022)")
+
+
+def test_history_of_one_year_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"demand_history.csv": "".join(DEMAND.splitlines(keepends=True)[:4])})  # XJ: 2023 only
+    expect_error(tmp_path, "demand_history.csv", 3, "year",
+                 "region 'XJ' has one year of history (2023); the baseline needs at least 2")
+
+
+def test_region_without_history_is_refused(tmp_path: Path) -> None:
+    only_bj = "region_id,year,consumption_twh\nBJ,2023,130.5\nBJ,2022,125\n"
+    write(tmp_path, {"demand_history.csv": only_bj})
+    expect_error(tmp_path, "demand_history.csv", None, "region_id",
+                 "region 'XJ' of regions.csv has no consumption history")
+
+
+def _scenario(base_year: int):  # noqa: ANN202 - a models.scenario.Scenario
+    from models.scenario import _EXAMPLE, Scenario
+
+    return Scenario.model_validate({**_EXAMPLE, "horizon": {"base_year": base_year, "end_year": 2035}})
+
+
+def test_history_starting_after_the_base_year_is_refused(tmp_path: Path) -> None:
+    from flows.validate import check_with_scenarios
+
+    tables = load_inputs(write(tmp_path))  # history 2022-2023
+    check_with_scenarios(tables, [_scenario(2022)])  # starts at the base year: fine
+    with pytest.raises(InputError) as info:
+        check_with_scenarios(tables, [_scenario(2030), _scenario(2021)])  # the earliest applies
+    err = info.value
+    assert (err.file, err.column, err.count) == ("demand_history.csv", "year", 2)
+    assert [p.row for p in err.problems] == [4, 5]  # first row of BJ (2022), of XJ (2022)
+    assert err.rule == ("the history of region 'BJ' starts in 2022, after the base year 2021 "
+                        "(scenario 'example'): it must start at or before the base year")
+
+
+def test_scenario_rules_are_reported_together(tmp_path: Path) -> None:
+    from flows.validate import check_with_scenarios
+
+    tables = load_inputs(write(tmp_path))  # C1 commissioned 2020, history from 2022
+    with pytest.raises(InputError) as info:
+        check_with_scenarios(tables, [_scenario(2019)])
+    assert [(p.file, p.row, p.column) for p in info.value.problems] == [
+        ("compute_centers.csv", 2, "commissioning_year"),
+        ("demand_history.csv", 4, "year"),
+        ("demand_history.csv", 5, "year"),
+    ]
+
+
+# ------------------------------------------------------------------ published estimates
+
+PUBLISHED = """year,metric,value_low,value_high,unit,original_publisher,source_id
+2030,China data-centre electricity consumption,400,400,TWh,Someone,S1
+"""
+
+
+def test_published_estimates_are_validated(tmp_path: Path) -> None:
+    write(tmp_path, {"published_estimates.csv": PUBLISHED})
+    loaded = load_inputs(tmp_path).published_estimates
+    assert loaded["value_high"].tolist() == [400.0] and loaded["source_id"].tolist() == ["S1"]
+
+
+@pytest.mark.parametrize(
+    "content,row,column,rule",
+    [
+        (b"", None, None, "file is empty"),
+        (PUBLISHED.encode("utf-16"), 1, None, "wrong encoding: the file is UTF-16"),
+        (PUBLISHED.replace(",source_id", "").replace(",S1", ""), 1, "source_id",
+         "required column is missing"),
+        (PUBLISHED.replace("400,400", "500,400"), 2, "value_high", "value_low <= value_high"),
+        (PUBLISHED.replace("2030,", "soon,"), 2, "year", "must be a number, got 'soon'"),
+    ],
+    ids=["empty", "utf-16", "no source_id", "low above high", "year not a number"],
+)
+def test_bad_published_estimates_are_refused(tmp_path: Path, content, row, column, rule) -> None:  # noqa: ANN001
+    write(tmp_path, {"published_estimates.csv": content})
+    expect_error(tmp_path, "published_estimates.csv", row, column, rule)
+
+
+# ------------------------------------------------------------------ encodings, names, lengths
+
+
+def test_utf16_without_bom_is_an_encoding_error(tmp_path: Path) -> None:
+    write(tmp_path, {"regions.csv": REGIONS.encode("utf-16-le")})
+    err = expect_error(tmp_path, "regions.csv", 1, None, "wrong encoding")
+    assert "not UTF-8" in err.rule and "looks like UTF-16" in err.rule
+
+
+def test_nul_byte_is_an_encoding_error(tmp_path: Path) -> None:
+    write(tmp_path, {"hub_nodes.csv": HUBS.replace("Jing", "Ji\x00ng")})
+    err = expect_error(tmp_path, "hub_nodes.csv", 2, None, "wrong encoding: the file is not UTF-8 text")
+    assert "UTF-16" not in err.rule  # one NUL does not make a file UTF-16
+
+
+def test_column_names_differing_only_by_case_are_refused(tmp_path: Path) -> None:
+    hubs = "hub_id,name,lat,lon,zone,Source,source\nH1,A,39.9,116.4,east,x,y\n"
+    write(tmp_path, {"hub_nodes.csv": hubs})
+    expect_error(tmp_path, "hub_nodes.csv", 1, "source",
+                 "column names 'Source' (column 6) and 'source' (column 7) differ only by case")
+
+
+def test_known_column_repeated_in_another_case_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"hub_nodes.csv": "hub_id,name,lat,lon,zone,NAME\nH1,A,39.9,116.4,east,B\n"})
+    expect_error(tmp_path, "hub_nodes.csv", 1, "NAME", "'name' (column 2) and 'NAME' (column 6)")
+
+
+def test_text_cells_are_capped(tmp_path: Path) -> None:
+    from flows.schema import MAX_TEXT_CHARS
+
+    assert MAX_TEXT_CHARS == 500
+    at_cap = "名" * 500  # 500 characters, 1,500 bytes: allowed
+    write(tmp_path, {"hub_nodes.csv": HUBS.replace("Jing-Jin-Ji", at_cap)})
+    assert load_inputs(tmp_path).hub_nodes["name"].iloc[0] == at_cap
+    write(tmp_path, {"hub_nodes.csv": HUBS.replace("Jing-Jin-Ji", at_cap + "x")})
+    expect_error(tmp_path, "hub_nodes.csv", 2, "name", "text is 501 characters long; at most 500")
+    long_header = "hub_id,name,lat,lon,zone," + "s" * 501 + "\nH1,A,39.9,116.4,east,x\n"
+    write(tmp_path, {"hub_nodes.csv": long_header})
+    expect_error(tmp_path, "hub_nodes.csv", 1, "s" * 501, "text is 501 characters long")

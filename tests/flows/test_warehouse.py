@@ -75,6 +75,8 @@ def test_round_trip(tmp_path: Path) -> None:
     assert stored == {
         **{f: 2 for f in BASE},
         "hub_nodes.csv": 1,
+        "demand_history.csv": 4,
+        "pue_assumptions.csv": 4,
         "load_shapes.csv": 72,
         SYSTEM: 8760,
     }
@@ -194,8 +196,10 @@ def test_waiter_gets_the_lock_when_holder_leaves(tmp_path: Path) -> None:
     assert waited >= 0.4
 
 
-def test_bad_wait_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(WAIT_ENV, "soon")
+@pytest.mark.parametrize("text", ["soon", "nan", "inf", "-1"])
+def test_bad_wait_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    # "nan" used to be accepted and a busy warehouse then waited for ever
+    monkeypatch.setenv(WAIT_ENV, text)
     with pytest.raises(GridcastError, match=WAIT_ENV):
         with connect(tmp_path / "w.duckdb"):
             pass

@@ -8,7 +8,7 @@ the Parquet writes, the report. Afterwards:
   equal either the state before or a full ingest of the new data, never a mixture;
 * no file under its final name is half-written: every visible Parquet file reads back,
   ``run.json`` parses, ``report.html`` is complete; temporary files are hidden
-  (``.<name>.<random>.tmp``);
+  (``.<name>.gridcast-<random>.tmp``);
 * the next run succeeds.
 
 Kills are few (each CLI call starts Prefect, ~6-20 s): three during ingest, four during runs.

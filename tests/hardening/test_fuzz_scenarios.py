@@ -1,7 +1,7 @@
 """Fuzzing scenario files: random mutations of data/scenarios/reference.toml.
 
-Each variant either loads or is refused with one :class:`ScenarioError` (a one-line
-message naming the file); never another exception. Mutations that certainly break a
+Each variant either loads or is refused with one :class:`ScenarioError` (one line per
+problem, each naming the file); never another exception. Mutations that certainly break a
 rule (a reversed range, an unknown key, a path-like name, a non-UTF-8 byte) must be
 refused. A variant that loads must also run: the central simulation on the shipped
 fleet gives finite numbers without warnings (pytest turns warnings into errors).
@@ -190,7 +190,33 @@ def m_duplicate_line(doc: dict, draw: st.DataObject) -> tuple[str, str]:
     return "".join(lines[: i + 1] + [lines[i]] + lines[i + 1:]), REFUSE
 
 
+def m_deep_nesting(doc: dict, draw: st.DataObject) -> tuple[str, str]:
+    depth = draw.draw(st.integers(17, 4000), label="depth")
+    kind = draw.draw(st.sampled_from(["inline tables", "arrays", "dotted key"]), label="kind")
+    if kind == "inline tables":
+        extra = "deep = " + "{a = " * depth + "1" + "}" * depth + "\n"
+    elif kind == "arrays":
+        extra = "deep = " + "[" * depth + "1" + "]" * depth + "\n"
+    else:
+        extra = ".".join(["a"] * depth) + " = 1\n"
+    return extra + dumps(doc), REFUSE
+
+
+def m_long_text(doc: dict, draw: st.DataObject) -> tuple[str, str]:
+    n = draw.draw(st.sampled_from([2001, 10_000, 1_000_001]), label="characters")
+    where = draw.draw(st.sampled_from(["description", "lever source", "sources value"]), label="field")
+    text = "x" * n
+    if where == "description":
+        doc["description"] = text
+    elif where == "lever source":
+        next(iter(doc["levers"].values()))["source"] = text
+    else:
+        doc.setdefault("sources", {})["growth.general"] = text
+    return dumps(doc), REFUSE
+
+
 MUTATIONS = {
+    "deep_nesting": m_deep_nesting, "long_text": m_long_text,
     "delete_key": m_delete_key, "unknown_key": m_unknown_key, "wrong_type": m_wrong_type,
     "reversed_range": m_reversed_range, "out_of_range": m_out_of_range,
     "huge_integer": m_huge_integer, "bad_name": m_bad_name, "bad_years": m_bad_years,
@@ -219,7 +245,11 @@ def test_mutated_scenario_loads_or_raises_scenario_error(kind: str, draw: st.Dat
         msg = str(err)
         event(f"refused: {err.rule[:50]}")
         assert msg.startswith("invalid scenario: file "), msg
-        assert "\n" not in msg and "\r" not in msg, f"not one line: {msg!r}"
+        lines = msg.split("\n")  # one line per problem, at most MAX_LISTED, then a count
+        assert "\r" not in msg, repr(msg)
+        assert lines[: len(err.problems)] == [str(p) for p in err.problems], msg
+        assert all(line.startswith("invalid scenario: file ") for line in lines[: len(err.problems)])
+        assert len(lines) == len(err.problems) + (err.count > len(err.problems)), msg
         return
     event("loaded")
     assert expect != REFUSE, f"{kind}: a broken scenario was loaded"

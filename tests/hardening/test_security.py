@@ -61,6 +61,13 @@ ALLOWED_INTERPOLATIONS: dict[tuple[str, str], dict[str, str]] = {
         "RUNS_TABLE": "module constant",
         "body": "RUN_COLUMNS names and types (module constant)",
     },
+    ("flows/warehouse.py", "_add_missing_run_columns"): {
+        "RUNS_TABLE": "module constant",
+        "column": "a key of RUN_COLUMNS (module constant), iterated",
+        "kind": "its DuckDB type from RUN_COLUMNS (module constant)",
+    },
+    ("flows/warehouse.py", "stored_hashes"): {"INPUTS_TABLE": "module constant"},
+    ("flows/warehouse.py", "inputs_current"): {"table.core_table": "core_<name> of a schema Table"},
     ("flows/compare.py", "table"): {"str(hive).lower()": "a bool rendered as true/false"},
 }
 # (module, function) -> (index of the argument that is interpolated, call-site expressions allowed)

@@ -111,3 +111,72 @@ def test_turning_points_table_years_and_national_total():
     assert (tp.loc["R", "rise_start"], tp.loc["R", "flat_until"]) == (2026, 2025)
     assert tp.loc["ALL", "shape"] == "flat-then-rising"
     assert (tp.loc["ALL", "rise_start"], tp.loc["ALL", "flat_until"]) == (2027, 2026)
+
+
+# --- the peak (turning points gain peak_year, peak_twh and the shape "peaking") ---
+
+
+def _peak(series):
+    from models.turning import peak_index
+
+    return int(peak_index(np.asarray(series, dtype=float)))
+
+
+def test_rises_by_a_third_and_falls_back_is_peaking_not_flat():
+    # growth +33%, then -10% and -16.4%: one good year is not a rise (t+1 and t+2 fail);
+    # peak 13.3 >= 1.05 * 10 and end 10.0 <= 13.3 / 1.05 = 12.67 -> peaking
+    assert _shape([10.0, 13.3, 12.0, 10.0]) == ("peaking", None)
+
+
+def test_peaking_needs_the_fall_from_the_peak():
+    # peak 13.3, end 12.7 > 13.3 / 1.05 = 12.667 (last growth +4.2%, no rise): not peaking;
+    # end 12.7 >= 10: flat
+    assert _shape([10.0, 13.3, 12.2, 12.7]) == ("flat", None)
+    # just inside: end 11.4 <= 12 / 1.05 = 11.43 (and the -5% fall stops any rise)
+    assert _shape([10.0, 12.0, 11.4]) == ("peaking", None)
+    # just outside: end 11.5 > 11.43
+    assert _shape([10.0, 12.0, 11.5]) == ("flat", None)
+
+
+def test_peaking_needs_the_rise_above_the_base_year():
+    # peak 10.4 < 10.5 = 1.05 * F(t0); ends below the base year -> declining
+    assert _shape([10.0, 10.4, 9.0, 8.0]) == ("declining", None)
+
+
+def test_rise_start_takes_precedence_over_peaking():
+    # rises three years running from 2025 (+10% each), then falls far back
+    assert _shape([10.0, 11.0, 12.1, 13.31, 9.0]) == ("rising", 2025)
+
+
+def test_peaking_precedes_declining():
+    # rises 20%, then ends below the base year: both rules hold; peaking wins
+    assert _shape([10.0, 12.0, 9.0, 8.0]) == ("peaking", None)
+
+
+def test_peak_year_is_the_earliest_within_relative_1e9():
+    assert _peak([1.0, 3.0, 2.0]) == 1
+    # a later value larger by less than 1e-9 relative ties, and the earlier year wins
+    assert _peak([1.0, 3.0, 3.0 * (1 + 5e-10), 2.0]) == 1
+    # larger by more than 1e-9 relative: the later year is the peak
+    assert _peak([1.0, 3.0, 3.0 * (1 + 5e-9), 2.0]) == 2
+    # a flat path peaks in its base year
+    assert _peak([5.0, 5.0, 5.0]) == 0
+
+
+def test_turning_points_table_has_peak_year_and_peak_twh():
+    # two regions over 2024-2027; national = their sum
+    fac = np.array([[10.0, 13.3, 12.0, 10.0], [1.0, 2.0, 3.0, 4.0]])
+    sim = SimResult(
+        it_twh=np.zeros((1, 2, 4, 3)), facility_twh=np.zeros((1, 2, 4, 3)),
+        pue_effective=np.ones((1, 2, 4)), region_it_twh=fac[None], region_facility_twh=fac[None],
+        region_peak_mw=np.zeros((1, 2, 4)), national_peak_mw=np.zeros((1, 4)),
+    )
+    tp = turning_points_table("s", np.array(["A", "B"]), [2024, 2025, 2026, 2027], sim, 0.05)
+    by = tp.set_index("region_id")
+    assert by.loc["A", "shape"] == "peaking"
+    assert int(by.loc["A", "peak_year"]) == 2025 and by.loc["A", "peak_twh"] == 13.3
+    assert int(by.loc["B", "peak_year"]) == 2027 and by.loc["B", "peak_twh"] == 4.0
+    # national: 11, 15.3, 15, 14 -> peak 2025 at 15.3
+    assert int(by.loc["ALL", "peak_year"]) == 2025
+    assert abs(by.loc["ALL", "peak_twh"] - 15.3) < 1e-12
+    assert pd.isna(by.loc["A", "rise_start"])

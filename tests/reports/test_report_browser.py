@@ -46,8 +46,12 @@ def test_full_report_renders_offline(chromium, full_inputs, tmp_path, artifacts)
     path = render_report(full_inputs, tmp_path / "report.html")
     with Browser(chromium) as browser:
         load_s, charts = _open_report(browser, path)
-        expected = path.read_text(encoding="utf-8").count('class="plotly-graph-div"')
-        assert charts == expected == 6
+        page = path.read_text(encoding="utf-8")
+        # static charts, plus the lazily drawn charts of the province pane shown on load
+        lazy = browser.evaluate("document.querySelectorAll('.pane:not([hidden]) div.lazy-chart').length")
+        expected = page.count('class="plotly-graph-div"') + lazy
+        assert lazy == 1
+        assert charts == expected == 7
         _assert_clean(browser)
         assert browser.evaluate("document.characterSet") == "UTF-8"
         assert "北京" in browser.evaluate("document.body.innerText")
@@ -107,3 +111,25 @@ def test_comparison_page_renders(chromium, tmp_path, artifacts):
         assert charts == 2
         _assert_clean(browser)
         browser.screenshot(artifacts / "comparison.png")
+
+
+@pytest.mark.slow
+def test_province_selector_draws_the_chosen_province(chromium, full_inputs, tmp_path):
+    path = render_report(full_inputs, tmp_path / "report.html")
+    with Browser(chromium) as browser:
+        _open_report(browser, path)
+        options = browser.evaluate(
+            "[...document.querySelector('select[data-group=province]').options].map(o => o.text)")
+        # every province is offered, with its Chinese name beside the English one
+        assert len(options) == len(full_inputs.regions)
+        assert any("北京" in o for o in options)
+        last = str(len(options) - 1)
+        browser.evaluate(f"""(() => {{ const s = document.querySelector('select[data-group=province]');
+            s.value = '{last}'; s.dispatchEvent(new Event('change')); }})()""")
+        browser.pump(1.0)
+        shown = browser.evaluate(
+            "[...document.querySelectorAll('.group[data-group=province] > .pane')].map(p => !p.hidden)")
+        assert shown == [False] * (len(options) - 1) + [True]
+        drawn = browser.evaluate(f"document.querySelectorAll('.pane[data-pane=\"{last}\"] svg.main-svg').length")
+        assert drawn > 0
+        _assert_clean(browser)

@@ -108,7 +108,11 @@ def test_plotly_js_inlined_once_and_every_chart_uses_it(small_inputs, tmp_path):
     assert page.count(get_plotlyjs()[:300]) == 1
     divs = len(re.findall(r'class="plotly-graph-div"', page))
     assert divs == 6  # headline, map, provinces, scenario comparison, rise odds, tornado
-    assert page.count("Plotly.newPlot(") == divs
+    # plus one lazily drawn chart per province pane, drawn by the page's one lazy drawer
+    lazy = len(re.findall(r'class="lazy-chart"', page))
+    assert lazy == len(small_inputs.regions)
+    assert page.count('type="application/json"') == lazy
+    assert page.count("Plotly.newPlot(") == divs + 1
 
 
 def test_nothing_is_loaded_from_outside(small_inputs, tmp_path):
@@ -262,7 +266,7 @@ def test_comparison_page(small_inputs, tmp_path):
     path = render_comparison(national, regional, tps, diff, tmp_path / "cmp.html", HOSTILE_SCRIPT)
     page = path.read_text(encoding="utf-8")
     assert HOSTILE_SCRIPT not in page
-    assert page.count("Plotly.newPlot(") == 2
+    assert page.count('class="plotly-graph-div"') == 2
     reference_2035 = sum(0.5 + 0.37 * i for i in range(4)) * (1 + 0.08 * 10)
     rows = _table_rows(page, "national-delta")
     header = rows[0]

@@ -1,0 +1,64 @@
+"""Who is running: this process's identity, and whether a recorded process still exists.
+
+A process is recorded as ``{"host", "pid", "pid_start"}``: ``pid_start`` is the process's
+start time in clock ticks since boot (``/proc/<pid>/stat`` field 22, Linux), so a pid that
+the kernel has reused for another process is not mistaken for the recorded one. Where
+``/proc`` is missing it is None and only the pid is checked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+__all__ = ["HOST", "process_alive", "start_ticks", "this_process"]
+
+HOST = socket.gethostname()
+
+
+def start_ticks(pid: int) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    fields = text.rsplit(")", 1)[-1].split()
+    try:
+        return int(fields[19])  # field 22 of stat; fields[0] is field 3
+    except (IndexError, ValueError):
+        return None
+
+
+def this_process() -> dict[str, Any]:
+    """``{"host", "pid", "pid_start"}`` of the calling process."""
+    pid = os.getpid()
+    return {"host": HOST, "pid": pid, "pid_start": start_ticks(pid)}
+
+
+def process_alive(info: dict[str, Any] | None) -> bool | None:
+    """Whether the recorded process still runs: True, False, or None when it cannot be told.
+
+    None for a record of another host or without a pid (gridcast cannot see that machine).
+    """
+    if not info or info.get("host") != HOST:
+        return None
+    try:
+        pid = int(info["pid"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another account
+    start = info.get("pid_start")
+    if start is not None:
+        now = start_ticks(pid)
+        if now is not None and now != int(start):
+            return False  # the pid was reused by a newer process
+    return True

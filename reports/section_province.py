@@ -1,0 +1,185 @@
+"""One province at a time: its whole story behind a province selector.
+
+A planner picks their province (English or Chinese name) and sees, for every scenario,
+the facility energy with its range, the split by workload, peak load, baseline and total
+demand, the compute share, the turning point and peak year, the odds that the rise has
+started, and what the known project pipeline adds when the run has one.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from reports.figures import label, scenario_colours, styled
+from reports.inputs import ReportInputs, central, milestone_years, scenarios_of, stat_rows
+from reports.page import Chart, PaneGroup, Section, Text, chart
+from reports.tables import Table, num, text, year_cell
+
+__all__ = ["province_label", "province_story", "section"]
+
+_WORKLOAD_COLOURS = {"general": "#8da0cb", "training": "#fc8d62", "inference": "#66c2a5"}
+
+
+def province_label(row: pd.Series) -> str:
+    """``Ningxia 宁夏 (CN-NX)``: English and Chinese name with the id."""
+    zh = row.get("name_zh")
+    zh = f" {zh}" if isinstance(zh, str) and zh.strip() else ""
+    return f"{row['name']}{zh} ({row['region_id']})"
+
+
+def _value(frame: pd.DataFrame, scenario: str, year: int, column: str) -> float:
+    rows = frame.loc[(frame["scenario"].astype(str) == scenario) & (frame["year"] == year), column]
+    return float(rows.iloc[0]) if len(rows) and pd.notna(rows.iloc[0]) else float("nan")
+
+
+def _turning(inputs: ReportInputs, rid: str) -> pd.DataFrame:
+    tps = inputs.turning_points
+    tps = tps.loc[tps["region_id"].astype(str) == rid]
+    return tps.set_index(tps["scenario"].astype(str))
+
+
+_SHAPE_ZH = {"rising": "上升", "flat-then-rising": "先稳后升", "peaking": "先升后降", "declining": "下降", "flat": "平稳"}
+
+
+def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame,
+                   lang: str = "en") -> list[str]:
+    """One sentence per scenario: the path, its range, the turning point and the peak."""
+    years = milestone_years(regional)
+    end = years[-1]
+    mid, low, high = central(regional), stat_rows(regional, "p10"), stat_rows(regional, "p90")
+    tps = _turning(inputs, rid)
+    lines = []
+    for s in scenarios_of(regional):
+        values = [(y, _value(mid, s, y, "facility_energy_twh")) for y in years]
+        lo, hi = _value(low, s, end, "facility_energy_twh"), _value(high, s, end, "facility_energy_twh")
+        share = _value(mid, s, end, "compute_share")
+        t = tps.loc[s] if s in tps.index else pd.Series(dtype=object)
+        rise, peak, shape = t.get("rise_start"), t.get("peak_year"), t.get("shape")
+        if lang == "zh":
+            lines.append(_story_zh(s, values, end, lo, hi, share, rise, peak, shape))
+            continue
+        path = " → ".join(f"{v:,.2f} TWh in {y}" for y, v in values)
+        band = f"; p10–p90 in {end}: {lo:,.2f}–{hi:,.2f} TWh" if pd.notna(lo) and pd.notna(hi) else ""
+        share_text = f"; {share:.1%} of the province's demand in {end}" if pd.notna(share) else ""
+        turn = ""
+        if len(t):
+            when = "no sustained rise in the horizon" if pd.isna(rise) else f"rise starts {int(rise)}"
+            peak_text = "" if peak is None or pd.isna(peak) else f", largest in {int(peak)}"
+            turn = f"; shape {shape}, {when}{peak_text}"
+        lines.append(f"{s}: {path}{band}{share_text}{turn}.")
+    return lines
+
+
+def _story_zh(s: str, values: list[tuple[int, float]], end: int, lo: float, hi: float, share: float,
+              rise: object, peak: object, shape: object) -> str:
+    path = " → ".join(f"{y} 年 {v:,.2f} TWh" for y, v in values)
+    band = f"；{end} 年 p10–p90：{lo:,.2f}–{hi:,.2f} TWh" if pd.notna(lo) and pd.notna(hi) else ""
+    share_text = f"；{end} 年占全省用电 {share:.1%}" if pd.notna(share) else ""
+    turn = ""
+    if shape is not None and not pd.isna(shape):
+        when = "预测期内无持续上升" if rise is None or pd.isna(rise) else f"{int(rise)} 年开始上升"
+        peak_text = "" if peak is None or pd.isna(peak) else f"，{int(peak)} 年达到最大"
+        turn = f"；形态：{_SHAPE_ZH.get(str(shape), str(shape))}，{when}{peak_text}"
+    return f"{s}：{path}{band}{share_text}{turn}。"
+
+
+def _figure(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame) -> go.Figure:
+    scenarios = scenarios_of(regional)
+    colours = scenario_colours(scenarios)
+    fig = make_subplots(rows=1, cols=2, specs=[[{}, {"secondary_y": True}]], subplot_titles=(
+        "Facility electricity by scenario (TWh/yr; band: p10–p90)",
+        f"{label(scenarios[0])}: by workload (TWh/yr) and peak (MW)" if scenarios else ""))
+    mid, low, high = central(regional), stat_rows(regional, "p10"), stat_rows(regional, "p90")
+    for s in scenarios:
+        m = mid.loc[mid["scenario"].astype(str) == s].sort_values("year")
+        lo = low.loc[low["scenario"].astype(str) == s].sort_values("year")
+        hi = high.loc[high["scenario"].astype(str) == s].sort_values("year")
+        if len(lo) and len(hi):
+            fig.add_scatter(x=list(hi["year"]) + list(lo["year"])[::-1],
+                            y=list(hi["facility_energy_twh"]) + list(lo["facility_energy_twh"])[::-1],
+                            fill="toself", line={"width": 0}, fillcolor=colours[s], opacity=0.15,
+                            hoverinfo="skip", showlegend=False, row=1, col=1)
+        fig.add_scatter(x=m["year"], y=m["facility_energy_twh"], mode="lines+markers", name=label(s),
+                        line={"color": colours[s]}, row=1, col=1)
+    forecast = inputs.forecast
+    if forecast is not None and len(forecast) and scenarios:
+        f = central(forecast)
+        f = f.loc[(f["region_id"].astype(str) == rid) & (f["scenario"].astype(str) == scenarios[0])]
+        for w, part in f.groupby(f["workload"].astype(str), sort=False):
+            part = part.sort_values("year")
+            fig.add_bar(x=part["year"], y=part["facility_energy_twh"], name=label(w),
+                        marker_color=_WORKLOAD_COLOURS.get(w, "#999"), row=1, col=2)
+        fig.update_layout(barmode="stack")
+    if scenarios:
+        m = mid.loc[mid["scenario"].astype(str) == scenarios[0]].sort_values("year")
+        fig.add_scatter(x=m["year"], y=m["peak_load_mw"], mode="lines", name="compute peak MW",
+                        line={"color": "#333", "dash": "dot"}, row=1, col=2, secondary_y=True)
+        fig.update_yaxes(title_text="MW", showgrid=False, row=1, col=2, secondary_y=True)
+    styled(fig, f"{label(name)}", 420)
+    fig.update_yaxes(title_text="TWh/yr", row=1, col=1)
+    fig.update_layout(legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str) -> Table:
+    years = milestone_years(regional)
+    end = years[-1]
+    mid, low, high = central(regional), stat_rows(regional, "p10"), stat_rows(regional, "p90")
+    tps = _turning(inputs, rid)
+    odds = inputs.rise_odds
+    by_year = 2030 if 2030 in years else end
+    columns = [("scenario", False)] + [(f"{y} TWh", True) for y in years]
+    columns += [(f"{end} p10–p90 TWh", True), (f"{end} peak MW", True), (f"{end} baseline TWh", True),
+                (f"{end} total TWh", True), (f"{end} compute share", True), ("shape", False),
+                ("rise starts", True), ("peak year", True), (f"P(rise started by {by_year})", True)]
+    has_pipeline = "pipeline_added_it_twh" in regional.columns
+    if has_pipeline:
+        columns.append((f"{by_year} pipeline adds (IT TWh)", True))
+    rows = []
+    for s in scenarios_of(regional):
+        lo, hi = _value(low, s, end, "facility_energy_twh"), _value(high, s, end, "facility_energy_twh")
+        band = (f"{lo:,.2f}–{hi:,.2f}", repr(hi - lo)) if pd.notna(lo) and pd.notna(hi) else ("–", "")
+        t = tps.loc[s] if s in tps.index else pd.Series(dtype=object)
+        p = float("nan")
+        if odds is not None and len(odds):
+            hit = odds.loc[(odds["scenario"].astype(str) == s) & (odds["region_id"].astype(str) == rid)
+                           & (odds["year"] == by_year), "p_started"]
+            p = float(hit.iloc[0]) if len(hit) else float("nan")
+        row = [text(s), *[num(_value(mid, s, y, "facility_energy_twh"), "{:,.2f}") for y in years], band,
+               num(_value(mid, s, end, "peak_load_mw"), "{:,.0f}"), num(_value(mid, s, end, "baseline_twh")),
+               num(_value(mid, s, end, "total_twh")), num(_value(mid, s, end, "compute_share"), "{:.1%}"),
+               text(t.get("shape")), year_cell(t.get("rise_start")), year_cell(t.get("peak_year")),
+               num(p, "{:.0%}")]
+        if has_pipeline:
+            row.append(num(_value(mid, s, by_year, "pipeline_added_it_twh"), "{:,.2f}"))
+        rows.append(row)
+    return Table(table_id, "Key figures by scenario (central unless a range is shown)", columns, rows)
+
+
+def section(inputs: ReportInputs, lang: str = "en") -> Section | None:
+    """The province selector and one pane per province (regions.csv order, by English name)."""
+    regional = inputs.regional
+    if regional is None or not len(regional):
+        return None
+    regions = inputs.regions.assign(region_id=inputs.regions["region_id"].astype(str)).sort_values("name")
+    have = set(regional["region_id"].astype(str))
+    regions = regions.loc[regions["region_id"].isin(have)]
+    options, panes = [], []
+    for i, row in enumerate(regions.to_dict("records")):
+        rid = str(row["region_id"])
+        name = province_label(pd.Series(row))
+        mine = regional.loc[regional["region_id"].astype(str) == rid]
+        blocks: list[Chart | Table | Text] = [
+            Text(province_story(rid, name, inputs, mine, lang), bullets=True),
+            chart(f"fig-province-{i}", _figure(rid, name, inputs, mine),
+                  f"{name}: facility electricity by scenario with its p10–p90 range; the first "
+                  "scenario by workload, with its compute peak load."),
+            _table(rid, inputs, mine, f"province-{i}"),
+        ]
+        options.append(name)
+        panes.append(blocks)
+    intro = Text(["Pick a province to see its whole story: energy by scenario and workload, range, peak, "
+                  "baseline and total demand, turning point, peak year and the odds that the rise has started."])
+    return Section("province", "Your province", [intro, PaneGroup("province", "Province:", options, panes)])
