@@ -64,6 +64,9 @@ _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _ZONES = TABLES["regions"].column("zone").allowed or ()
 _SIZE_CLASSES = TABLES["pue_assumptions"].column("size_class").allowed or ()
 _ENCODING_PROBE_BYTES = 1 << 16  # a NUL byte in the first 64 KiB: not UTF-8 text
+# Files where a header with no rows is a valid "nothing" (no planned projects) rather than a
+# broken file.
+_HEADER_ONLY_OK = frozenset({"planned_centers"})
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -168,7 +171,7 @@ def load_inputs(data_dir: Path) -> InputTables:
             raise InputError(table.file, f"required file not found in {data_dir}")
         data = path.read_bytes()
         hashes[table.file] = hashlib.sha256(data).hexdigest()
-        if table.optional and _header_only(data, table.file):
+        if table.name in _HEADER_ONLY_OK and _header_only(data, table.file):
             raw[table.name] = read_header_only(data, table)
             typed[table.name] = empty_typed_frame(table)
             continue
@@ -188,7 +191,7 @@ def load_inputs(data_dir: Path) -> InputTables:
 
 
 def validate_table_bytes(data: bytes, table: Table, context: InputTables) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validate one file's bytes as ``table`` (header only allowed for optional tables).
+    """Validate one file's bytes as ``table`` (header only allowed for planned_centers).
 
     References resolve against ``context`` (the data folder's validated tables). Messages
     name ``table.file``.
@@ -196,7 +199,7 @@ def validate_table_bytes(data: bytes, table: Table, context: InputTables) -> tup
     Returns:
         (raw frame, typed frame), index ``source_row``.
     """
-    if table.optional and _header_only(data, table.file):
+    if table.name in _HEADER_ONLY_OK and _header_only(data, table.file):
         return read_header_only(data, table), empty_typed_frame(table)
     known = {name: frame for name, frame in context.typed().items() if name != table.name}
     with _collecting():
