@@ -88,8 +88,8 @@ def ingest(
     warehouse: WarehouseOpt = DEFAULT_WAREHOUSE,
     scenario: Annotated[
         Path | None,
-        typer.Option("--scenario", help="Scenario file or folder whose base year the inputs are checked "
-                     "against, as `run` checks them (default: data/scenarios/reference.toml)."),
+        typer.Option("--scenario", help="Scenario file or folder whose base year and [pipeline] the inputs are "
+                     "checked against, as `run` checks them (default: data/scenarios/reference.toml)."),
     ] = None,
 ) -> None:
     """Validate a data folder and load it into the DuckDB warehouse (raw_* and core_* tables).
@@ -97,12 +97,16 @@ def ingest(
     A file that breaks a rule is refused whole with a message naming file, row,
     column and rule of every problem; the warehouse keeps what it held before.
     """
+    from flows.planned import check_planned
     from flows.scenarios import REFERENCE_SCENARIO, load_scenarios
     from flows.validate import check_with_scenarios, load_inputs
 
     try:  # refuse bad input in a second, before Prefect starts
         scenarios = load_scenarios(scenario if scenario is not None else REFERENCE_SCENARIO)
-        check_with_scenarios(load_inputs(data), scenarios)
+        tables = load_inputs(data)
+        check_with_scenarios(tables, scenarios)
+        for s in scenarios:
+            check_planned(tables.planned_centers, s)
     except GridcastError as exc:
         _fail(exc)
     _prefect_ready()
@@ -154,8 +158,18 @@ def run(
         str | None, typer.Option("--hourly-years", help="Years of the 8760-hour profiles and headroom, e.g. "
                                  "2024,2030,2035 (default: base year, 2030, end year).")
     ] = None,
+    planned: Annotated[
+        list[Path] | None,
+        typer.Option("--planned", metavar="FILE", help="A planned_centers CSV of your own projects, added to the data "
+                     "folder's pipeline (repeatable; project_id must not collide). Example: "
+                     "--planned data/examples/planned_ningxia.csv"),
+    ] = None,
 ) -> None:
-    """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report."""
+    """Run the whole pipeline: ingest, forecast every scenario, write Parquet and the HTML report.
+
+    Add your own planned projects with --planned FILE (same columns as planned_centers.csv),
+    e.g. `gridcast run --planned data/examples/planned_ningxia.csv`.
+    """
     from flows.params import run_params
     from flows.scenarios import load_scenarios
 
@@ -176,7 +190,7 @@ def run(
         params = run_params(data_dir=data, scenario=scenario, out=out, out_root=DEFAULT_OUT, draws=draws,
                             seed=seed, warehouse=warehouse, rise_threshold=rise_threshold,
                             overwrite=overwrite, progress=True, runner=runner, dask_address=dask_address,
-                            lang=lang, hourly_years=years)
+                            lang=lang, hourly_years=years, planned=tuple(planned or ()))
     except GridcastError as exc:
         _fail(exc)
     typer.echo(f"gridcast: {len(found)} scenario(s): {', '.join(s.name for s in found)}", err=True)

@@ -8,7 +8,7 @@ the seed, never on the chunk size or the task runner.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,8 @@ from models.engine import (
     build_fleet,
     simulate,
 )
+from models.hubs import nearest_hub
+from models.pipeline import build_planned, pipeline_table, row_keys
 from models.sampling import central_params, draw_params, scenario_seed
 from models.scenario import Scenario, parameter_ranges
 from models.summarize import (
@@ -38,12 +40,13 @@ from models.summarize import (
     turning_points_table,
 )
 
-__all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "fleet_from_inputs", "run_scenario",
-           "sensitivity_table"]
+__all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "concat_pipeline_tables", "fleet_from_inputs",
+           "run_scenario", "sensitivity_table"]
 
 DRAW_CHUNK = 500
 _DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
-                "region_peak_mw", "national_peak_mw", "region_new_build_twh")
+                "region_peak_mw", "national_peak_mw", "region_new_build_twh", "pipeline_it_twh",
+                "pipeline_added_it_twh")
 
 
 @dataclass
@@ -64,22 +67,31 @@ class ScenarioOutputs:
     headroom: pd.DataFrame | None = None
     peaks: pd.DataFrame | None = None
     hours_notes: list[str] = field(default_factory=list)
+    pipeline: pd.DataFrame | None = None
 
 
 def fleet_from_inputs(inputs: InputTables, near: pd.DataFrame | None = None) -> Fleet:
-    """Region arrays of the fleet from the validated input tables."""
-    return build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes, near)
+    """Region arrays of the fleet (and its planned rows) from the validated input tables."""
+    fleet = build_fleet(inputs.regions, inputs.compute_centers, inputs.hub_nodes, inputs.load_shapes, near)
+    planned = getattr(inputs, "planned_centers", None)
+    if planned is None or planned.empty:
+        return fleet
+    hub_km = nearest_hub(planned, inputs.hub_nodes)["nearest_hub_km"].to_numpy()
+    return replace(fleet, planned=build_planned(planned, fleet.region_ids, hub_km))
 
 
-def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataFrame,
+               planned: pd.DataFrame | None = None) -> dict[str, tuple[float, float, float]]:
     """``pue_table.<size>.<zone> -> (low, central, high)`` for every pair the equations use.
 
     New-build PUE mixes both size classes of a region's zone, so every zone that
-    has centres needs both rows. Pairs of zones without centres are never used
-    and get a neutral 1.0.
+    has centres or planned rows needs both rows. Pairs of zones without either are
+    never used and get a neutral 1.0.
     """
     zone_of = regions.set_index("region_id")["zone"]
     zones_used = set(centers["region_id"].map(zone_of).dropna().astype(str))
+    if planned is not None:
+        zones_used |= set(planned["region_id"].map(zone_of).dropna().astype(str))
     table = pue_table.set_index(["size_class", "zone"])
     out: dict[str, tuple[float, float, float]] = {}
     for size in SIZE_CLASSES:
@@ -92,7 +104,7 @@ def pue_ranges(pue_table: pd.DataFrame, regions: pd.DataFrame, centers: pd.DataF
                 raise InputError(
                     "pue_assumptions.csv",
                     f"no row for size_class {size!r} and zone {zone!r}; regions of zone "
-                    f"{zone!r} have centres and new-build PUE mixes both size classes",
+                    f"{zone!r} have centres or planned rows and new-build PUE mixes both size classes",
                     column="size_class",
                 )
             else:
@@ -108,17 +120,25 @@ def all_ranges(scenario: Scenario, inputs: InputTables) -> dict[str, tuple[float
     """
     energy = {k: v for k, v in parameter_ranges(scenario).items() if not k.startswith("emissions.")}
     return {**energy,
-            **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers)}
+            **pue_ranges(inputs.pue_assumptions, inputs.regions, inputs.compute_centers,
+                         getattr(inputs, "planned_centers", None))}
 
 
 def simulate_draws(fleet: Fleet, scenario: Scenario, params: dict[str, np.ndarray],
-                   chunk: int = DRAW_CHUNK) -> SimResult:
-    """Simulate many draws chunk by chunk into preallocated float32 arrays."""
+                   chunk: int = DRAW_CHUNK, build_keys: np.ndarray | None = None) -> SimResult:
+    """Simulate many draws chunk by chunk into preallocated float32 arrays.
+
+    With ``build_keys`` (:func:`models.pipeline.row_keys`), planned rows are built or not
+    by a Bernoulli draw per row and draw; the draw's global index keys the stream, so
+    results do not depend on ``chunk``.
+    """
     n = len(next(iter(params.values())))
     store: dict[str, np.ndarray] = {}
     for start in range(0, n, chunk):
         part = {k: v[start:start + chunk] for k, v in params.items()}
-        sim = simulate(fleet, scenario, part)
+        size = len(next(iter(part.values())))
+        build = None if build_keys is None else (build_keys, np.arange(start, start + size))
+        sim = simulate(fleet, scenario, part, build)
         for name in _DRAW_FIELDS:
             arr = getattr(sim, name)
             if name not in store:
@@ -231,9 +251,14 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     draws = draw_sim = z = None
     if n_draws > 0:
         seq = scenario_seed(seed, scenario.name)
-        param_seq, base_seq = seq.spawn(2)
-        draws = draw_params(ranges, n_draws, param_seq)
-        draw_sim = simulate_draws(fleet, scenario, draws)
+        # children 0 and 1: parameters and baseline; 2: costs (flows.costs); 3: the [pipeline]
+        # keys, so the other parameters' draws stay those of a scenario without a pipeline
+        param_seq, base_seq, _, pipe_seq = seq.spawn(4)
+        pipe = {k: v for k, v in ranges.items() if k.startswith("pipeline.")}
+        draws = draw_params({k: v for k, v in ranges.items() if k not in pipe}, n_draws, param_seq)
+        draws |= draw_params(pipe, n_draws, pipe_seq) if pipe else {}
+        keys = None if fleet.planned is None else row_keys(fleet.planned, seed, scenario.name)
+        draw_sim = simulate_draws(fleet, scenario, draws, build_keys=keys)
         z = np.random.default_rng(base_seq).standard_normal((n_draws, len(fleet.region_ids)))
     ids, years = fleet.region_ids, scenario.years
     out = ScenarioOutputs(
@@ -253,4 +278,53 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
     hours = hours_tables(inputs, fleet, scenario, baseline, central, draw_sim, z, hourly_years)
     out.hourly, out.headroom, out.peaks, out.hours_notes = hours.hourly, hours.headroom, hours.peaks, hours.notes
     out.timings_s["hours"] = time.perf_counter() - t_hours
+    if fleet.planned is not None and scenario.pipeline is not None:
+        table = pipeline_table(fleet.planned, ids, years, central_params(ranges))
+        table.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(table), dtype=np.int8), [scenario.name]))
+        out.pipeline = table
     return out
+
+
+_PIPELINE_IDS = ("project_id", "region_id", "stage")
+
+
+def concat_pipeline_tables(results: list[ScenarioOutputs]) -> pd.DataFrame | None:
+    """The scenarios' ``pipeline`` tables as one frame, each freed as soon as it is copied.
+
+    At 100k planned rows a scenario's table is 1.2M rows; copying them one at a time into
+    preallocated columns (ids stay categorical, ``scenario`` too) keeps the peak near one
+    copy of the result instead of two. Each ``results[i].pipeline`` is set to None.
+    """
+    parts = [r for r in results if r.pipeline is not None and not r.pipeline.empty]
+    if not parts:
+        return None
+    first = parts[0].pipeline
+    same = all(
+        all(r.pipeline[c].cat.categories.equals(first[c].cat.categories) for c in _PIPELINE_IDS) for r in parts
+    )
+    if not same:  # not one fleet: fall back to a plain concatenation
+        out = pd.concat([r.pipeline for r in parts], ignore_index=True)
+        for r in parts:
+            r.pipeline = None
+        return out
+    sizes = [len(r.pipeline) for r in parts]
+    names = [str(r.pipeline["scenario"].iloc[0]) for r in parts]
+    codes = {c: np.empty(sum(sizes), dtype=first[c].cat.codes.dtype) for c in _PIPELINE_IDS}
+    values = {c: np.empty(sum(sizes), dtype=first[c].dtype) for c in first.columns
+              if c not in _PIPELINE_IDS and c != "scenario"}
+    categories = {c: first[c].cat.categories for c in _PIPELINE_IDS}
+    start = 0
+    for r, n in zip(parts, sizes, strict=True):
+        frame, r.pipeline = r.pipeline, None
+        for c in codes:
+            codes[c][start:start + n] = frame[c].cat.codes.to_numpy()
+        for c in values:
+            values[c][start:start + n] = frame[c].to_numpy()
+        start += n
+        del frame
+    scenario = pd.Categorical.from_codes(np.repeat(np.arange(len(names), dtype=np.int16), sizes), names)
+    columns = {"scenario": scenario}
+    for c in first.columns[1:]:
+        columns[c] = pd.Categorical.from_codes(codes[c], categories[c]) if c in codes else values[c]
+    return pd.DataFrame(columns)
+

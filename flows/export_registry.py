@@ -59,6 +59,20 @@ _REGIONAL = {
     "baseline_twh": ("TWh/yr", "regional electricity demand without the change in compute load"),
     "total_twh": ("TWh/yr", "baseline + facility energy - base-year facility energy"),
     "compute_share": ("fraction", "facility_energy_twh / total_twh"),
+    "pipeline_it_energy_twh": ("TWh/yr", "IT energy of the region's planned projects (central: expected "
+                               "value; p10/p50/p90: of the projects built in each draw)"),
+    "pipeline_added_it_twh": ("TWh/yr", "what the planned projects added to the trend (floor mode: the part "
+                              "beyond the trend's growth; additional mode: all of it)"),
+}
+_PIPELINE = {
+    "scenario": ("", "scenario name"),
+    "project_id": ("", "planned project (phase) id of planned_centers.csv or a --planned file"),
+    "region_id": ("", "province of the project"),
+    "year": ("year", "calendar year, base year to end year inclusive"),
+    "stage": ("", "announced, requested, approved or under_construction"),
+    "requested_it_mw": ("MW", "IT MW online as requested: capacity x online share, no delay, no derating"),
+    "expected_it_mw": ("MW", "realisation x capacity x online share with the stage's central delay"),
+    "expected_it_energy_twh": ("TWh/yr", "realisation x IT energy if built (central run)"),
 }
 _NATIONAL = {
     "scenario": ("", "scenario name"),
@@ -117,6 +131,7 @@ EXPORT_TABLES: dict[str, ExportTable] = {
     "headroom": ExportTable(keys=("scenario", "region_id", "year", "curtailment_limit")),
     "costs": ExportTable(national_rows=True, columns=_COSTS),
     "peaks": ExportTable(national_rows=True),
+    "pipeline": ExportTable(keys=("scenario", "region_id", "project_id", "year"), partitioned=True, columns=_PIPELINE),
 }
 
 

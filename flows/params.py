@@ -46,6 +46,8 @@ class RunParams(BaseModel):
     lang: Literal["en", "zh"] = Field(default="en", description="en or zh")
     # Years of the hourly/ and headroom tables (None: base year, 2030 inside the horizon, end year).
     hourly_years: tuple[int, ...] | None = None
+    # A planner's own planned_centers files, added to the data folder's pipeline.
+    planned: tuple[Path, ...] = ()
 
 
 def _num(x: object) -> str:

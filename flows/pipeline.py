@@ -29,10 +29,11 @@ from prefect.cache_policies import NONE
 
 from flows import outputs, runfolder
 from flows.baseline_cache import breaks_from_table, cached_paths
-from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
+from flows.compute import ScenarioOutputs, concat_pipeline_tables, fleet_from_inputs, run_scenario
 from flows.datastate import SHORT, inputs_hash
 from flows.errors import GridcastError, InputError
 from flows.params import RunParams
+from flows.planned import add_planned_files, check_planned
 from flows.procs import this_process
 from flows.scenarios import REFERENCE_SCENARIO, LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
@@ -79,6 +80,16 @@ def store_inputs_task(warehouse: Path, tables: InputTables, owner: str) -> None:
     store_inputs(Path(warehouse), tables, owner=owner)
 
 
+def check_for_scenarios(tables: InputTables, scenarios: list[LoadedScenario]) -> None:
+    """Every input rule that needs the scenarios, before anything is stored.
+
+    The planned rows are checked against each scenario (its own base year and [pipeline]).
+    """
+    check_with_scenarios(tables, scenarios)
+    for s in scenarios:
+        check_planned(tables.planned_centers, s)
+
+
 @flow(name="gridcast-ingest", log_prints=False)
 def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOUSE,
                 scenario: Path | None = None) -> dict[str, str]:
@@ -89,7 +100,7 @@ def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOU
     """
     scenarios = load_scenarios(Path(scenario) if scenario is not None else REFERENCE_SCENARIO)
     tables = validate_inputs_task(Path(data_dir))
-    check_with_scenarios(tables, scenarios)
+    check_for_scenarios(tables, scenarios)
     store_inputs_task(Path(warehouse), tables, owner="ingest")
     return dict(tables.hashes)
 
@@ -132,7 +143,7 @@ def write_outputs_task(run_dir: Path, tables: dict[str, pd.DataFrame]) -> list[s
     for name, frame in tables.items():
         if frame is None or frame.empty:
             continue
-        if name in ("forecast", "regional", "hourly"):
+        if name in ("forecast", "regional", "hourly", "pipeline"):
             outputs.write_partitioned(run_dir / name, frame, "scenario")
         else:
             outputs.write_parquet(run_dir / f"{name}.parquet", frame)
@@ -235,14 +246,18 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
     try:
         _say(params, f"run {run_id}: validating {params.data_dir}")
         tables = validate_inputs_task(Path(params.data_dir))
-        check_with_scenarios(tables, scenarios)  # every rule, before anything is stored
+        # the planner's --planned files join the forecast's pipeline; the warehouse keeps the
+        # data folder as it is (its hashes describe those files only)
+        merged = add_planned_files(tables, params.planned)
+        check_for_scenarios(merged, scenarios)  # every rule, before anything is stored
         lap("validate")
-        record["inputs_sha256"] = dict(tables.hashes)
+        record["inputs_sha256"] = dict(merged.hashes)
         record["inputs_hash"] = inputs_hash(tables.hashes)
         # The forecast uses the validated typed tables, the very frames stored next; the
         # baseline and the fleet's hub search run on the task runner while DuckDB writes
         # (a large fleet spends seconds in each). The raw text is only needed by the store.
-        inputs = dataclasses.replace(tables, raw={})
+        inputs = dataclasses.replace(merged, raw={})
+        del merged
         base_year = min(s.scenario.horizon.base_year for s in scenarios)
         end_year = max(s.scenario.horizon.end_year for s in scenarios)
         _say(params, f"loading inputs into {params.warehouse}; baseline backtest and hub search alongside")
@@ -332,7 +347,10 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
     def cat(attr: str) -> pd.DataFrame | None:
         frames = [getattr(r, attr) for r in results if getattr(r, attr) is not None]
         frames = [f for f in frames if not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else None
+        out = pd.concat(frames, ignore_index=True) if frames else None
+        for r in results:  # the run keeps the concatenated table only (100k planned rows: ~0.3 GB each)
+            setattr(r, attr, None)
+        return out
 
     radius = {s.name: s.scenario.hubs.assignment_radius_km[1] for s in scenarios}
     hub_frames = []
@@ -354,6 +372,7 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "hourly": cat("hourly"),
         "headroom": cat("headroom"),
         "peaks": cat("peaks"),
+        "pipeline": concat_pipeline_tables(results),
         "baseline": base.forecast,
         "backtest": base.backtest,
         "hub_assignment": pd.concat(hub_frames, ignore_index=True),

@@ -28,6 +28,8 @@ from typing import Literal
 
 import pandas as pd
 
+from models.pipeline_params import STAGES
+
 __all__ = [
     "HOURS_PER_LEAP_YEAR",
     "HOURS_PER_YEAR",
@@ -36,6 +38,7 @@ __all__ = [
     "LOAD_SHAPE_MEAN_TOLERANCE",
     "MAX_TEXT_CHARS",
     "OBSERVED_QUANTITIES",
+    "PLANNED_STAGES",
     "SOURCE_ROW",
     "TABLES",
     "WORKLOADS",
@@ -69,6 +72,8 @@ SYSTEM_HOURLY_LEGACY_FILE = "system_hourly_load_2018_mw.csv"
 
 MAX_TEXT_CHARS = 500
 """Longest cell (or header name) of an input file, in characters."""
+PLANNED_STAGES = STAGES
+"""Stages of planned_centers.csv, least to most advanced."""
 
 
 @dataclass(frozen=True)
@@ -535,6 +540,83 @@ TABLES: dict[str, Table] = {
             key=("region_id",),
             optional=True,
         ),
+        Table(
+            "planned_centers",
+            "planned_centers.csv",
+            "Optional: one row per planned compute-centre project phase (absent or header only: "
+            "no pipeline).",
+            (
+                Column("project_id", "string", "", "Project (phase) id, unique."),
+                Column("name", "string", "", "Project name."),
+                Column(
+                    "region_id", "string", "", "Region the project is in.", references="regions.region_id"
+                ),
+                _lat(False, "project"),
+                _lon(False, "project"),
+                Column(
+                    "hub_id",
+                    "string",
+                    "",
+                    "Hub node the project belongs to, if any (else the nearest hub within the "
+                    "scenario's assignment radius).",
+                    required=False,
+                    references="hub_nodes.hub_id",
+                ),
+                Column(
+                    "it_capacity_mw",
+                    "float64",
+                    "MW",
+                    "IT capacity of this row at full build-out (at most 1e6 MW).",
+                    low=0,
+                    low_open=True,
+                    high=1e6,
+                ),
+                Column(
+                    "utilization",
+                    "float64",
+                    "1",
+                    "Mature average IT load as a share of IT capacity; empty: the scenario's "
+                    "pipeline.utilization.",
+                    required=False,
+                    low=0,
+                    high=1,
+                    low_open=True,
+                ),
+                Column("ai_share", "float64", "1", "Share of IT energy used by AI workloads.", low=0, high=1),
+                Column(
+                    "training_share",
+                    "float64",
+                    "1",
+                    "Share of the AI part used for training (rest: inference).",
+                    low=0,
+                    high=1,
+                ),
+                Column(
+                    "stage",
+                    "string",
+                    "",
+                    "Project stage; the scenario's pipeline.realisation and delay_years are per stage.",
+                    allowed=PLANNED_STAGES,
+                ),
+                Column(
+                    "online_year",
+                    "int64",
+                    "year",
+                    "First year of operation as planned (after the scenario's base year).",
+                    low=1900,
+                    high=2100,
+                ),
+                Column("source", "string", "", "Where the planner has the project from.", required=False),
+            ),
+            key=("project_id",),
+            optional=True,
+            rules=(
+                "lat and lon are both given or both empty",
+                "online_year is after the scenario's base year (a centre already operating "
+                "belongs in compute_centers.csv)",
+                "the scenario has a [pipeline] table when the file has rows",
+            ),
+        ),
     )
 }
 
@@ -610,6 +692,8 @@ class InputTables:
             (see docs/methodology.md, "What it costs and emits"), or None when absent.
         published_estimates: the optional published figures, or None when absent.
         observed_provincial: optional observed provincial figures (for the report), or None.
+        planned_centers: the optional planned projects (no rows when the file has a header
+            only), or None when the file is absent.
         raw: table name -> the file as read (all cells as text, index ``source_row``).
         hashes: file name -> sha256 hex digest of the file's bytes.
         statistical_breaks: the optional break years (region_id, year, reason, source),
@@ -630,6 +714,7 @@ class InputTables:
     published_estimates: pd.DataFrame | None = None
     observed_provincial: pd.DataFrame | None = None
     statistical_breaks: pd.DataFrame | None = None
+    planned_centers: pd.DataFrame | None = None
 
     def typed(self) -> dict[str, pd.DataFrame]:
         """Table name -> typed frame, for the tables present (system_hourly may be absent)."""

@@ -47,6 +47,7 @@ from flows.schema import (
     Column,
     InputTables,
     Table,
+    empty_typed_frame,
 )
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "check_with_scenarios",
     "load_inputs",
     "read_csv_text",
+    "read_header_only",
+    "validate_table_bytes",
 ]
 
 # One grammar for numbers, whatever the parser: optional sign, digits with an optional
@@ -64,6 +67,9 @@ _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _ZONES = TABLES["regions"].column("zone").allowed or ()
 _SIZE_CLASSES = TABLES["pue_assumptions"].column("size_class").allowed or ()
 _ENCODING_PROBE_BYTES = 1 << 16  # a NUL byte in the first 64 KiB: not UTF-8 text
+# Files where a header with no rows is a valid "nothing" (no planned projects) rather than a
+# broken file.
+_HEADER_ONLY_OK = frozenset({"planned_centers"})
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -171,6 +177,10 @@ def load_inputs(data_dir: Path) -> InputTables:
             raise InputError(table.file, f"required file not found in {data_dir}")
         data = path.read_bytes()
         hashes[table.file] = hashlib.sha256(data).hexdigest()
+        if table.name in _HEADER_ONLY_OK and _header_only(data, table.file):
+            raw[table.name] = read_header_only(data, table)
+            typed[table.name] = empty_typed_frame(table)
+            continue
         with _collecting():
             raw_frame, clean = _read(data, table.file)
             raw[table.name] = raw_frame
@@ -184,6 +194,44 @@ def load_inputs(data_dir: Path) -> InputTables:
         _check_history_coverage(typed)
         _check_region_coverage(typed, ("grid_emission_factors", "electricity_prices"))
     return InputTables(**{name: typed.get(name) for name in TABLES}, raw=raw, hashes=hashes)
+
+
+def validate_table_bytes(data: bytes, table: Table, context: InputTables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate one file's bytes as ``table`` (header only allowed for planned_centers).
+
+    References resolve against ``context`` (the data folder's validated tables). Messages
+    name ``table.file``.
+
+    Returns:
+        (raw frame, typed frame), index ``source_row``.
+    """
+    if table.name in _HEADER_ONLY_OK and _header_only(data, table.file):
+        return read_header_only(data, table), empty_typed_frame(table)
+    known = {name: frame for name, frame in context.typed().items() if name != table.name}
+    with _collecting():
+        raw_frame, clean = _read(data, table.file)
+        frame = _typed_table(clean, table, known)
+    refs = {k: v for k, v in known.items() if k in ("regions", "hub_nodes")}
+    refs[table.name] = frame
+    try:
+        with _collecting():
+            _check_references(refs)
+    except InputError as err:  # the references rule names the schema's file: name this one
+        raise InputError.of([replace(q, file=table.file) for q in err.problems], err.count) from None
+    return raw_frame, frame
+
+
+def _header_only(data: bytes, file: str) -> bool:
+    """True when the file holds a header line and nothing else (blank lines aside)."""
+    text = _check_utf8(data, file).decode("utf-8")
+    return len([line for line in text.splitlines() if line.strip(" \t,")]) == 1
+
+
+def read_header_only(data: bytes, table: Table) -> pd.DataFrame:
+    """The zero-row raw frame of a header-only file (its columns as written)."""
+    names = [h.strip() for h in _header(_check_utf8(data, table.file), table.file)]
+    index = pd.Index([], dtype="int64", name=SOURCE_ROW)
+    return pd.DataFrame({n: pd.Series([], dtype="string", index=index) for n in names if n}, index=index)
 
 
 def check_with_scenarios(tables: InputTables, scenarios: Iterable[Any]) -> None:
@@ -237,7 +285,8 @@ def check_commissioning(
         late,
         "commissioning_year",
         lambda pos: "the file lists the fleet operating in the base year: commissioning after "
-        f"base year {base_year} is not supported yet (got {int(years.iloc[pos])})",
+        f"base year {base_year} is not supported yet (got {int(years.iloc[pos])}); "
+        "list a centre that is not operating yet in planned_centers.csv (or a --planned file)",
     )
 
 
@@ -851,6 +900,7 @@ _TABLE_CHECKS = {
     "load_shapes": _check_load_shapes,
     "system_hourly": _check_system_hourly,
     "published_estimates": _check_published,
+    "planned_centers": _check_centers,
 }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models.hubs import nearest_hub
+from models.pipeline import PlannedFleet, combine, pipeline_energy
 from models.scenario import WORKLOADS, Scenario
 
 __all__ = [
@@ -62,6 +63,7 @@ class Fleet:
         load_factors: (W, 24) hourly load-shape factors (mean 1).
         peak_factors: (W, H) the columns of ``load_factors`` of the hours that can be a peak
             (see :func:`candidate_peak_hours`); peaks computed on them are exact.
+        planned: the planned rows (:func:`models.pipeline.build_planned`), or None.
     """
 
     region_ids: np.ndarray
@@ -75,6 +77,7 @@ class Fleet:
     hub_key_train_cum_twh: np.ndarray
     load_factors: np.ndarray
     peak_factors: np.ndarray
+    planned: PlannedFleet | None = None
 
 
 def base_it_energy(centers: pd.DataFrame) -> pd.DataFrame:
@@ -226,28 +229,41 @@ def rebound_factor(diffusion: np.ndarray, multiplier: np.ndarray, elasticity: np
 
 
 def shift_training_to_hubs(
-    train_twh: np.ndarray, train0_twh: np.ndarray, hub_train0_twh: np.ndarray, shift: np.ndarray
+    train_twh: np.ndarray,
+    train0_twh: np.ndarray,
+    hub_train0_twh: np.ndarray,
+    shift: np.ndarray,
+    planned_hub_twh: np.ndarray | None = None,
 ) -> np.ndarray:
     """Move part of each region's training growth to the hub-assigned regions.
+
+    Receivers are weighted by ``H_r + Q_r(t)``: base training energy in hub-assigned
+    centres plus the training part of the region's hub-assigned planned rows in year t.
+    ``hubshare_r`` and the moved energy depend on the base fleet only; where
+    ``sum_r (H_r + Q_r(t)) = 0`` nothing moves.
 
     Args:
         train_twh: (D, R, T) training IT energy after rebound.
         train0_twh: (R,) base-year training IT energy.
-        hub_train0_twh: (D, R) base training energy in hub-assigned centres.
+        hub_train0_twh: (D, R) base training energy in hub-assigned centres (``H_r``).
         shift: (D,) ``training_shift_to_hubs``.
+        planned_hub_twh: (D, R, T) ``Q_r(t)``, or None (no pipeline).
 
     Returns:
         (D, R, T) training energy after the shift; the national sum is unchanged.
     """
-    total_hub = hub_train0_twh.sum(axis=1)  # (D,)
+    receive = hub_train0_twh[:, :, None] * np.ones(train_twh.shape[-1])
+    if planned_hub_twh is not None:
+        receive = receive + planned_hub_twh
+    total = receive.sum(axis=1, keepdims=True)  # (D, 1, T)
     with np.errstate(invalid="ignore", divide="ignore"):
         hubshare = np.where(train0_twh[None, :] > 0, hub_train0_twh / train0_twh[None, :], 0.0)
-        weights = np.where(total_hub[:, None] > 0, hub_train0_twh / total_hub[:, None], 0.0)
+        weights = np.where(total > 0, receive / total, 0.0)
     inc = np.maximum(0.0, train_twh - train0_twh[None, :, None])
     moved = shift[:, None, None] * inc * (1.0 - hubshare)[:, :, None]
-    moved = np.where(total_hub[:, None, None] > 0, moved, 0.0)
-    pool = moved.sum(axis=1)  # (D, T)
-    return train_twh - moved + weights[:, :, None] * pool[:, None, :]
+    moved = np.where(total > 0, moved, 0.0)
+    pool = moved.sum(axis=1, keepdims=True)  # (D, 1, T)
+    return train_twh - moved + weights * pool
 
 
 def facility_energy(
@@ -311,7 +327,9 @@ class SimResult:
     it_twh, facility_twh: (D, R, T, W); pue_effective: (D, R, T) (NaN without IT energy);
     region_facility_twh, region_it_twh, region_peak_mw: (D, R, T);
     national_peak_mw: (D, T) (coincident over regions on the 24-hour shapes);
-    region_new_build_twh: (D, R, T) new-build facility energy ``max(0, E - E0) * PUE_new``.
+    region_new_build_twh: (D, R, T) new-build facility energy ``max(0, E - E0) * PUE_new``;
+    pipeline_it_twh: (D, R, T) region pipeline ``P_r`` (expected value, or built rows in a draw);
+    pipeline_added_it_twh: (D, R, T) what the pipeline added to the trend (``X_r`` or ``P_r``).
     """
 
     it_twh: np.ndarray
@@ -322,6 +340,8 @@ class SimResult:
     region_peak_mw: np.ndarray
     national_peak_mw: np.ndarray
     region_new_build_twh: np.ndarray | None = None
+    pipeline_it_twh: np.ndarray | None = None
+    pipeline_added_it_twh: np.ndarray | None = None
 
 
 def _hub_training(fleet: Fleet, radius_km: np.ndarray) -> np.ndarray:
@@ -378,14 +398,25 @@ def _multipliers(scenario: Scenario, p: Mapping[str, np.ndarray], years: np.ndar
     return m
 
 
-def simulate(fleet: Fleet, scenario: Scenario, params: Mapping[str, np.ndarray]) -> SimResult:
-    """Run MODEL.md section 3 for D parameter draws at once.
+def simulate(
+    fleet: Fleet,
+    scenario: Scenario,
+    params: Mapping[str, np.ndarray],
+    build: tuple[np.ndarray, np.ndarray] | None = None,
+) -> SimResult:
+    """Run the forecast equations for D parameter draws at once.
+
+    A year's order: (1) trend, (2) pipeline of planned rows, (3) training shift to hubs
+    (receivers weighted by base plus planned hub training), (4) trend and pipeline
+    combined, (5) PUE, facility energy and peak on the combined IT energy.
 
     Args:
         fleet: arrays from :func:`build_fleet`.
-        scenario: the resolved scenario (structure: years, levers, caps).
+        scenario: the resolved scenario (structure: years, levers, caps, pipeline mode).
         params: every name of :func:`models.scenario.parameter_ranges` plus
             ``pue_table.<size_class>.<zone>``, each a (D,) array.
+        build: ``(row keys, draw index)`` for Bernoulli build draws of the planned rows
+            (see :func:`models.pipeline.pipeline_energy`); None: expected values.
     """
     years = np.asarray(scenario.years, dtype=float)
     p = params
@@ -404,13 +435,17 @@ def simulate(fleet: Fleet, scenario: Scenario, params: Mapping[str, np.ndarray])
     )
     it = fleet.e0_twh[None, :, None, :] * (g * m)[:, None, :, :] * rebound_factor(diff, m, eps)
     t_i = WORKLOADS.index("training")
+    pipe, planned_hub = _pipeline(fleet, scenario, p, years, build, it.shape)
     hub_train = _hub_training(fleet, p["hubs.assignment_radius_km"])
     it[..., t_i] = shift_training_to_hubs(
-        it[..., t_i], fleet.e0_twh[:, t_i], hub_train, p["hubs.training_shift_to_hubs"]
+        it[..., t_i], fleet.e0_twh[:, t_i], hub_train, p["hubs.training_shift_to_hubs"], planned_hub
     )
+    mode = scenario.pipeline.mode if scenario.pipeline is not None else "additional"
+    it, added = combine(it, pipe, mode)
     region_it = it.sum(axis=-1)
     pue_exist, pue_new = _pue_arrays(fleet, scenario, p, years)
-    region_fac = facility_energy(region_it, pue_exist, pue_new)
+    # a region without base centres has no existing-fleet PUE; its min(E, E0) term is 0
+    region_fac = facility_energy(region_it, np.nan_to_num(pue_exist, nan=1.0), pue_new)
     with np.errstate(invalid="ignore", divide="ignore"):
         pue_eff = np.where(region_it > 0, region_fac / region_it, np.nan)
     region_fac = np.where(region_it > 0, region_fac, 0.0)
@@ -424,4 +459,22 @@ def simulate(fleet: Fleet, scenario: Scenario, params: Mapping[str, np.ndarray])
         region_peak_mw=peak_load_mw(fac, fleet.peak_factors),
         national_peak_mw=peak_load_mw(fac.sum(axis=1), fleet.peak_factors),
         region_new_build_twh=np.maximum(0.0, region_it - region_it[:, :, :1]) * pue_new,
+        pipeline_it_twh=pipe.sum(axis=-1),
+        pipeline_added_it_twh=added,
     )
+
+
+def _pipeline(
+    fleet: Fleet,
+    scenario: Scenario,
+    p: Mapping[str, np.ndarray],
+    years: np.ndarray,
+    build: tuple[np.ndarray, np.ndarray] | None,
+    shape: tuple[int, ...],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Region pipeline (D, R, T, W) and its hub-assigned training part (None without rows)."""
+    if fleet.planned is None or fleet.planned.n_rows == 0:
+        return np.zeros(shape), None
+    if scenario.pipeline is None:
+        raise ValueError(f"scenario {scenario.name!r} has no [pipeline] table but the data has planned rows")
+    return pipeline_energy(fleet.planned, years, p, build)

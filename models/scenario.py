@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from models.pipeline_params import Pipeline, pipeline_ranges
+
 __all__ = ["MAX_NAME_CHARS", "MAX_TEXT_CHARS", "WORKLOADS", "Emissions", "Param", "Scenario", "Lever",
            "parameter_ranges"]
 
@@ -219,6 +221,7 @@ class Scenario(_Strict):
     emissions: Emissions = Field(default_factory=Emissions)
     flexibility: Flexibility = Field(default_factory=Flexibility)
     seasonal: Seasonal = Field(default_factory=Seasonal)
+    pipeline: Pipeline | None = None
 
     @model_validator(mode="after")
     def _years(self) -> Scenario:
@@ -262,6 +265,7 @@ def parameter_ranges(scenario: Scenario) -> dict[str, tuple[float, float, float]
     # drawn only when set: an unused parameter must not shift every other parameter's draws
     if scenario.flexibility.training_shiftable_share != (0.0, 0.0, 0.0):
         out.update(hourly_ranges(scenario.flexibility))
+    out.update(pipeline_ranges(scenario.pipeline))
     return out
 
 

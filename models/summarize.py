@@ -143,7 +143,7 @@ def regional_table(
     baseline_z: np.ndarray | None,
 ) -> pd.DataFrame:
     """``regional`` rows: scenario, region_id, year, stat, facility_energy_twh, peak_load_mw,
-    baseline_twh, total_twh, compute_share."""
+    baseline_twh, total_twh, compute_share, pipeline_it_energy_twh, pipeline_added_it_twh."""
     base_c = baseline.paths(None)
     tot_c, share_c = _totals(central.region_facility_twh, base_c)
     fields = {"facility_energy_twh": stat_arrays(central.region_facility_twh, None if draws is None else draws.region_facility_twh),
@@ -158,6 +158,9 @@ def regional_table(
     fields["baseline_twh"] = stat_arrays(base_c, base_d)
     fields["total_twh"] = stat_arrays(tot_c, tot_d)
     fields["compute_share"] = stat_arrays(share_c, share_d)
+    for name, attr in (("pipeline_it_energy_twh", "pipeline_it_twh"), ("pipeline_added_it_twh", "pipeline_added_it_twh")):
+        if getattr(central, attr) is not None:
+            fields[name] = stat_arrays(getattr(central, attr), None if draws is None else getattr(draws, attr))
     frames = []
     for stat in fields["facility_energy_twh"]:
         cols = _grid(region_id=np.asarray(region_ids), year=np.asarray(years))

@@ -96,7 +96,7 @@ def test_wide_layout_in_100m_kwh_and_10k_kw(run_dir: Path, regional: pd.DataFram
             assert row.loc["facility_energy_100m_kwh", str(y)] == round(part.loc[y, "facility_energy_twh"] * 10, 2)
             assert row.loc["peak_load_10k_kw", str(y)] == round(part.loc[y, "peak_load_mw"] / 10, 2)
             assert row.loc["compute_share", str(y)] == round(part.loc[y, "compute_share"], 4)
-    n_vars = 5  # facility, peak, baseline, total, share
+    n_vars = 7  # facility, peak, baseline, total, share, pipeline IT energy, pipeline added
     assert len(wide) == raw.groupby(["scenario", "stat"]).ngroups * n_vars
 
 

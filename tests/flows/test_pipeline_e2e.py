@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GRIDCAST = [sys.executable, "-m", "flows.cli"]
 DRAWS = 64
+PLANNED = "data/examples/planned_ningxia.csv"  # a planner's own project, added with --planned
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,7 +36,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("e2e")
     out = base / "out"
     res = _run(["run", "--draws", str(DRAWS), "--seed", "7", "--out", str(out),
-                "--warehouse", str(base / "wh.duckdb")])
+                "--warehouse", str(base / "wh.duckdb"), "--planned", PLANNED])
     assert res.returncode == 0, res.stderr[-3000:]
     assert "Traceback" not in res.stderr
     return out
@@ -91,7 +92,8 @@ def test_regional_and_national_agree(run_dir: Path) -> None:
     nat = str(run_dir / "national.parquet")
     cols = [r[0] for r in _q(f"DESCRIBE SELECT * FROM read_parquet('{reg}', hive_partitioning=true)")]
     assert sorted(cols) == sorted(["scenario", "region_id", "year", "stat", "facility_energy_twh", "peak_load_mw",
-                                   "baseline_twh", "total_twh", "compute_share"])
+                                   "baseline_twh", "total_twh", "compute_share", "pipeline_it_energy_twh",
+                                   "pipeline_added_it_twh"])
     rows = _q(f"""
         SELECT r.scenario, r.year, sum(r.facility_energy_twh) AS f, any_value(n.facility_energy_twh) AS nf
         FROM read_parquet('{reg}', hive_partitioning=true) r
@@ -107,6 +109,36 @@ def test_regional_and_national_agree(run_dir: Path) -> None:
         SELECT count(*) FROM r JOIN b USING (scenario, region_id)
         WHERE abs(total_twh - (baseline_twh + facility_energy_twh - f0)) > 1e-9
            OR abs(compute_share - facility_energy_twh / total_twh) > 1e-12""")
+    assert bad[0][0] == 0
+
+
+def _online(year: int, start: float, ramp: float) -> float:
+    return min(1.0, max(0.0, (year + 1 - start) / ramp))
+
+
+def test_pipeline_table_matches_a_hand_calculation(run_dir: Path) -> None:
+    meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert meta["parameters"]["planned"] == [PLANNED] and f"--planned {PLANNED}" in meta["inputs_sha256"]
+    glob = str(run_dir / "pipeline" / "**" / "*.parquet")
+    rows = _q(f"SELECT scenario, year, stage, requested_it_mw, expected_it_mw, expected_it_energy_twh "
+              f"FROM read_parquet('{glob}', hive_partitioning=true) "
+              "WHERE project_id = 'example-nx-zhongwei-ai-1' ORDER BY scenario, year")
+    assert {r[0] for r in rows} == set(meta["scenarios"]) and len(rows) == 12 * len(meta["scenarios"])
+    for scn, year, stage, requested, expected, energy in rows:
+        pipe = meta["scenarios"][scn]["resolved"]["pipeline"]
+        p, delay = pipe["realisation"][stage][1], pipe["delay_years"][stage][1]
+        ramp, util = pipe["ramp_years"][1], pipe["utilization"][1]
+        assert requested == pytest.approx(300 * _online(year, 2027, ramp), abs=1e-9)
+        assert expected == pytest.approx(p * 300 * _online(year, 2027 + delay, ramp), abs=1e-9)
+        assert energy == pytest.approx(expected * util * 8.76e-3, abs=1e-12)
+    # the regional pipeline column is the sum of the region's planned rows (central run)
+    reg = str(run_dir / "regional" / "**" / "*.parquet")
+    bad = _q(f"""
+        WITH p AS (SELECT scenario, region_id, year, sum(expected_it_energy_twh) AS e
+                   FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY ALL)
+        SELECT count(*) FROM read_parquet('{reg}', hive_partitioning=true) r
+        LEFT JOIN p USING (scenario, region_id, year)
+        WHERE r.stat = 'central' AND abs(r.pipeline_it_energy_twh - coalesce(p.e, 0)) > 1e-12""")
     assert bad[0][0] == 0
 
 

@@ -16,8 +16,7 @@ from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios, resolve_scenario
 from models.scenario import parameter_ranges
 
 SHIPPED = ("distributed_small", "domestic_chips", "efficiency_led", "flexible_training", "green_hubs",
-           "green_relaxed", "hub_push",
-           "jevons_backfire", "reference")
+           "green_relaxed", "hub_push", "jevons_backfire", "pipeline_as_requested", "reference")
 REFERENCE = tomllib.loads((SHIPPED_SCENARIOS / "reference.toml").read_text(encoding="utf-8"))
 
 

@@ -512,6 +512,7 @@ def test_commissioning_after_base_year_refused(tmp_path: Path) -> None:
         "the file lists the fleet operating in the base year: commissioning after base "
         "year 2025 is not supported yet"
     ) in str(err)
+    assert "planned_centers.csv" in str(err)
 
 
 def test_commissioning_rows_by_position_without_source_row() -> None:
