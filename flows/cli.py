@@ -37,7 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the six input CSV files (MODEL.md section 2).")]
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the six input CSV files (docs/methodology.md section 2).")]
 WarehouseOpt = Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file (created if missing).")]
 
 

@@ -1,4 +1,4 @@
-"""The forecast equations of MODEL.md section 3, vectorised over draws.
+"""The forecast equations of docs/methodology.md section 3, vectorised over draws.
 
 Every array carries a leading draw axis ``D`` (the central run is one draw with
 every parameter at its central value), then regions ``R``, years ``T`` and
@@ -36,7 +36,7 @@ __all__ = [
     "simulate",
 ]
 
-HOURS_PER_YEAR = 8760.0  # MODEL.md: average MW = TWh * 1e6 / 8760, leap years too
+HOURS_PER_YEAR = 8760.0  # average MW = TWh * 1e6 / 8760, leap years too (docs/methodology.md 3.10)
 SIZE_CLASSES: tuple[str, ...] = ("large", "small_medium")
 ZONES: tuple[str, ...] = ("east", "west")
 
@@ -379,7 +379,7 @@ def _multipliers(scenario: Scenario, p: Mapping[str, np.ndarray], years: np.ndar
 
 
 def simulate(fleet: Fleet, scenario: Scenario, params: Mapping[str, np.ndarray]) -> SimResult:
-    """Run MODEL.md section 3 for D parameter draws at once.
+    """Run the equations of docs/methodology.md section 3 for D parameter draws at once.
 
     Args:
         fleet: arrays from :func:`build_fleet`.
