@@ -6,7 +6,7 @@ Run from anywhere::
     .venv/bin/python data/build_default.py --out DIR  # writes DIR/ instead
 
 Every number written here is either read from a file in ``data/raw/`` (source keys
-S1...S35 are defined in ``data/raw/SOURCES-reference.md``, G1 in ``data/SOURCES.md``)
+S1...S43 are defined in ``data/raw/SOURCES-reference.md``, G1-G9 and SGERI in ``data/SOURCES.md``)
 or is one of the constants below, each labelled SOURCED (with its key) or ASSUMPTION.
 ``data/SOURCES.md`` documents the derivation step by step. The build is
 deterministic: the same raw files give byte-identical outputs.
@@ -15,6 +15,7 @@ deterministic: the same raw files give byte-identical outputs.
 from __future__ import annotations
 
 import argparse
+import csv
 import shutil
 from pathlib import Path
 
@@ -28,7 +29,8 @@ DEFAULT_OUT_DIR = HERE / "default"
 # --- Constants. SOURCED = read from a cited source; ASSUMPTION = our choice. -----------------
 RACK_POWER_KW = 2.5  # SOURCED S29: the plan counts capacity in "2.5 kW standard racks".
 UTILIZATION = 0.6272  # SOURCED S11 (clusters' rack utilisation); ASSUMPTION: power draw/rated ~ it.
-AI_SHARE = 0.35  # ASSUMPTION, informed by SGERI "intelligent computing under 40%" (MODEL.md s1).
+AI_SHARE = 0.35  # ASSUMPTION, informed by SGERI "intelligent computing under 40%"
+# (State Grid Energy Research Institute, China Electric Power News, 2025-03-18; data/SOURCES.md).
 TRAINING_SHARE = 0.4  # ASSUMPTION: share of AI energy that trains.
 LARGE_SIZE_SHARE = 0.8  # ASSUMPTION: share of a province's racks in large centres.
 SIZE_SHARES = {"large": LARGE_SIZE_SHARE, "small_medium": 1.0 - LARGE_SIZE_SHARE}
@@ -40,10 +42,10 @@ GDP_PER_HEAD_YEAR = 2022  # the year S7 population is available for
 MAX_LAG_YEARS = 6  # ASSUMPTION: cap of the diffusion lag
 LAG_YEARS_PER_HALVING = 2.0  # ASSUMPTION: 2 years of lag per halving of GDP per head
 HISTORY_FIRST_YEAR, HISTORY_LAST_YEAR = 2007, 2024  # span of S1 rows
-# PUE ranges from SGERI (MODEL.md s1): large 1.1-1.3, small and medium 1.3-1.5.
+# PUE ranges from SGERI (China Electric Power News, 2025-03-18): large 1.1-1.3, small and medium 1.3-1.5.
 PUE_RANGES = {"large": (1.1, 1.3), "small_medium": (1.3, 1.5)}
 HOURS_PER_DAY = 24
-TWH_PER_MW_YEAR = 8.76e-3  # MWh in 8760 h / 1e6 (MODEL.md s3)
+TWH_PER_MW_YEAR = 8.76e-3  # MWh in 8760 h / 1e6 (docs/methodology.md, conventions)
 MW_DECIMALS = 4  # 0.1 kW: keeps files readable; the 62 roundings move the total < 0.01 MW
 FACTOR_DECIMALS = 12  # keeps each load-shape mean within 1e-11 of 1
 GUIZHOU_RACKS_S27 = 200_000  # S27 lower bound (built and under construction)
@@ -703,7 +705,7 @@ def pue_assumptions(zones: list[str]) -> pd.DataFrame:
             "pue_central": round((low + high) / 2, 6),
             "pue_high": high,
             "source": (
-                "SGERI via MODEL.md s1 (large 1.1-1.3, small and medium 1.3-1.5); "
+                "SGERI, China Electric Power News 2025-03-18 (large 1.1-1.3, small and medium 1.3-1.5); "
                 "central = midpoint (ASSUMPTION); same for both zones (ASSUMPTION)"
             ),
         }
@@ -811,6 +813,48 @@ def electricity_prices(region_table: pd.DataFrame) -> pd.DataFrame:
                          "source": [tiers[t][1] for t in tier]})
 
 
+#: Sources of ``china_datacenter_electricity_estimates.csv`` left out of ``published_estimates.csv``:
+#: S23 is an unattributed secondary article on an unrelated website (data/raw/SOURCES-reference.md).
+DROPPED_ESTIMATE_SOURCES = frozenset({"S23"})
+
+
+def published_estimates(estimates_text: str, points: pd.DataFrame) -> str:
+    """Return ``published_estimates.csv``: the reference estimates without S23, plus S43.
+
+    The kept rows are copied line for line (byte-identical to the raw file). The 2024
+    national figure of S43 (S&P Global, reported by Caixin; verified as G9) is appended
+    in the same columns, its value read from ``datacenter_points_verified.csv``.
+    """
+    lines = estimates_text.splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    source_col = header.index("source_id")
+    kept = [lines[0]] + [
+        line for line in lines[1:]
+        if next(csv.reader([line]))[source_col] not in DROPPED_ESTIMATE_SOURCES
+    ]
+    g9 = _point(points, "G9", "data-centre electricity use")
+    year = int(str(g9["date"])[:4])
+    value = float(g9["value"])
+    row = {
+        "year": year,
+        "metric": "China data-centre electricity consumption",
+        "value_low": value,
+        "value_high": value,
+        "unit": str(g9["unit"]),
+        "kind": "historical estimate",
+        "original_publisher": "S&P Global (reported by Caixin Global, 2025-05-16)",
+        "source_id": str(g9["lead"]),
+        "quality": "medium",
+        "note": f"verified as G9 (data/SOURCES.md section 6): {g9['note']}",
+    }
+    added = pd.DataFrame([row], columns=header).to_csv(
+        index=False, header=False, lineterminator="\n"
+    )
+    if not kept[-1].endswith("\n"):
+        kept[-1] += "\n"
+    return "".join(kept) + added
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write one output CSV: UTF-8, LF line ends, no index, shortest round-trip floats."""
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
@@ -905,8 +949,9 @@ def build(raw_dir: Path, out_dir: Path) -> dict[str, float]:
     }
     for name, frame in tables.items():
         _write_csv(frame, out_dir / name)
-    shutil.copyfile(
-        raw_dir / "china_datacenter_electricity_estimates.csv", out_dir / "published_estimates.csv"
+    estimates = (raw_dir / "china_datacenter_electricity_estimates.csv").read_text(encoding="utf-8")
+    (out_dir / "published_estimates.csv").write_text(
+        published_estimates(estimates, raw["points"]), encoding="utf-8", newline=""
     )
     # the known scope breaks of the S1 provincial series, curated by hand (data/SOURCES.md)
     shutil.copyfile(raw_dir / "statistical_breaks.csv", out_dir / "statistical_breaks.csv")

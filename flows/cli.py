@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_common import fail as _fail
 from flows.errors import GridcastError
 from flows.settings import (
     DEFAULT_DATA,
@@ -37,7 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the six input CSV files (MODEL.md section 2).")]
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the six input CSV files (docs/methodology.md section 2).")]
 WarehouseOpt = Annotated[Path, typer.Option("--warehouse", help="DuckDB warehouse file (created if missing).")]
 
 
@@ -60,13 +61,6 @@ def _quiet_prefect_user_errors() -> None:
             handler.addFilter(filt)
     for handler in logging.getLogger().handlers:
         handler.addFilter(filt)
-
-
-def _fail(exc: GridcastError) -> None:
-    # An error may list several problems, one per line: each line gets the prefix.
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        typer.echo(f"gridcast: {line}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _prefect_ready() -> None:
@@ -221,10 +215,14 @@ def _parse_hourly_years(text: str | None) -> tuple[int, ...] | None:
 
 def _register_more_commands() -> None:
     """Commands that live in their own modules: scenarios, compare, export; schedule, runs."""
-    from flows.cli_more import register as register_more
+    from flows.cli_compare import compare
+    from flows.cli_export import export
     from flows.cli_ops import register as register_ops
+    from flows.cli_scenarios import register as register_scenarios
 
-    register_more(app)
+    register_scenarios(app)
+    app.command("compare")(compare)
+    app.command("export")(export)
     register_ops(app)
 
 

@@ -1,4 +1,4 @@
-"""``gridcast compare``: scenarios of any runs and scenario files (registered by :mod:`flows.cli_more`)."""
+"""``gridcast compare``: scenarios of any runs and scenario files (registered by :mod:`flows.cli`)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def compare(
 
       gridcast compare --run 20260101T020000Z --run latest           (every common scenario)
     """
-    from flows.cli_more import _fail
+    from flows.cli_common import fail as _fail
     from flows.compare import (
         compare_items,
         describe_run,

@@ -1,4 +1,4 @@
-"""``gridcast export``: a run's tables for planners (registered by :mod:`flows.cli_more`)."""
+"""``gridcast export``: a run's tables for planners (registered by :mod:`flows.cli`)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def export(
 
       gridcast export --format pypsa --scenario reference --years 2030 --out /tmp/pypsa
     """
-    from flows.cli_more import _fail
+    from flows.cli_common import fail as _fail
     from flows.compare import describe_run, find_run
     from flows.export import ExportFilters, Units, export_run, parse_years
 

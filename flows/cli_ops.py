@@ -11,16 +11,11 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_common import fail as _fail
 from flows.errors import GridcastError
 from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, MAX_DRAWS
 
 __all__ = ["register"]
-
-
-def _fail(exc: GridcastError) -> None:
-    for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem
-        typer.echo(f"gridcast: {line}", err=True)
-    raise typer.Exit(code=2)
 
 
 def schedule(

@@ -60,7 +60,7 @@ class InputProblem:
 
 
 class InputError(GridcastError):
-    """A data file breaks a rule of the input contract (MODEL.md section 2).
+    """A data file breaks a rule of the input contract (``flows.schema``; docs/methodology.md section 2).
 
     Args:
         file: path or name of the offending file.

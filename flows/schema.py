@@ -2,7 +2,7 @@
 
 Validation (``flows.validate``), the warehouse (``flows.warehouse``) and the report's
 glossary all read these definitions; no other module names an input column's type or
-range. The rules follow MODEL.md section 2.
+range. The files are described for users in docs/methodology.md section 2.
 
 Conventions:
     * ``dtype`` is the pandas dtype of the typed (``core_*``) column: ``"string"`` for

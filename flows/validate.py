@@ -159,8 +159,8 @@ def load_inputs(data_dir: Path) -> InputTables:
         The typed tables (index ``source_row``), the raw text and the files' sha256.
 
     Raises:
-        InputError: every broken rule of the first file that breaks one (MODEL.md
-            section 2), or every broken rule between files (references, coverage).
+        InputError: every broken rule of the first file that breaks one (rules in
+            ``flows.schema``), or every broken rule between files (references, coverage).
     """
     data_dir = Path(data_dir)
     typed: dict[str, pd.DataFrame] = {}

@@ -1,4 +1,4 @@
-"""The forecast equations of MODEL.md section 3, vectorised over draws.
+"""The forecast equations of docs/methodology.md section 3, vectorised over draws.
 
 Every array carries a leading draw axis ``D`` (the central run is one draw with
 every parameter at its central value), then regions ``R``, years ``T`` and
@@ -37,7 +37,7 @@ __all__ = [
     "simulate",
 ]
 
-HOURS_PER_YEAR = 8760.0  # MODEL.md: average MW = TWh * 1e6 / 8760, leap years too
+HOURS_PER_YEAR = 8760.0  # average MW = TWh * 1e6 / 8760, leap years too (docs/methodology.md 3.10)
 SIZE_CLASSES: tuple[str, ...] = ("large", "small_medium")
 ZONES: tuple[str, ...] = ("east", "west")
 
@@ -404,7 +404,7 @@ def simulate(
     params: Mapping[str, np.ndarray],
     build: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SimResult:
-    """Run the forecast equations for D parameter draws at once.
+    """Run the equations of docs/methodology.md sections 3 and 3.19 for D parameter draws at once.
 
     A year's order: (1) trend, (2) pipeline of planned rows, (3) training shift to hubs
     (receivers weighted by base plus planned hub training), (4) trend and pipeline

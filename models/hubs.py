@@ -1,4 +1,4 @@
-"""Hub assignment by great-circle distance (MODEL.md section 3, "Hub assignment")."""
+"""Hub assignment by great-circle distance (docs/methodology.md section 3.2)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sklearn.neighbors import BallTree
 
 __all__ = ["EARTH_RADIUS_KM", "nearest_hub", "assign_hubs"]
 
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), as MODEL.md fixes it
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG); docs/methodology.md section 4.3
 
 
 def nearest_hub(centers: pd.DataFrame, hubs: pd.DataFrame) -> pd.DataFrame:

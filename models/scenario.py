@@ -1,4 +1,4 @@
-"""The scenario: every parameter of MODEL.md section 3, typed and checked.
+"""The scenario: every parameter of the equations (docs/methodology.md section 3), typed and checked.
 
 A numeric parameter is either one number or ``[low, central, high]``; the Monte
 Carlo treats the triple as a triangular distribution. The model here is pure

@@ -1,4 +1,4 @@
-"""From simulation arrays to the long tables of MODEL.md section 4 (pure, no I/O).
+"""From simulation arrays to the long output tables (docs/methodology.md section 5) (pure, no I/O).
 
 Draws give p10/p50/p90 of each quantity separately (marginal quantiles); the
 central run is reported as ``stat = central``. The baseline's uncertainty enters

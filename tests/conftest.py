@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Before anything imports prefect: a separate PREFECT_HOME for tests, kept between runs so
-# the ephemeral server's database is set up once (see STACK-NOTES: 12-18 s vs 6-8 s).
+# the ephemeral server's database is set up once (docs/operations.md section 10: 12-18 s the first time, 6-8 s after).
 os.environ.setdefault("GRIDCAST_HOME", str(ROOT / ".gridcast" / "test"))
 os.environ.setdefault("PREFECT_HOME", str(ROOT / ".gridcast" / "test" / "prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

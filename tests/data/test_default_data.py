@@ -196,9 +196,17 @@ def test_system_hourly_load_shape(regions: pd.DataFrame) -> None:
     assert load["CN-GD"].to_numpy() == pytest.approx(raw["GD"].to_numpy())
 
 
-def test_published_estimates_is_an_unchanged_copy() -> None:
-    shipped = (DEFAULT_DIR / "published_estimates.csv").read_bytes()
-    assert shipped == (RAW_DIR / "china_datacenter_electricity_estimates.csv").read_bytes()
+def test_published_estimates_drop_s23_and_add_s43() -> None:
+    """The reference estimates line for line, without the unattributed S23, plus S43 (G9)."""
+    shipped = (DEFAULT_DIR / "published_estimates.csv").read_text(encoding="utf-8").splitlines()
+    raw = (RAW_DIR / "china_datacenter_electricity_estimates.csv").read_text(encoding="utf-8")
+    kept = [line for line in raw.splitlines() if ",S23," not in line]
+    assert len(kept) == len(raw.splitlines()) - 4  # the four S23 rows of the reference file
+    assert shipped[:-1] == kept
+    last = pd.read_csv(DEFAULT_DIR / "published_estimates.csv").iloc[-1]
+    assert (last["year"], last["unit"], last["source_id"]) == (2024, "TWh", "S43")
+    assert last["value_low"] == last["value_high"] == 140.0  # Caixin citing S&P Global
+    assert last["metric"] == "China data-centre electricity consumption"
 
 
 # ------------------------------------------------------- base-fleet floors and the pipeline

@@ -3,7 +3,7 @@
 Both runs use every shipped scenario (so the Dask run really fans out) with few draws and
 the same seed. The first test lets the runner start its own LocalCluster on 127.0.0.1;
 the second starts a LocalCluster here and passes its address, as `--dask-address` does.
-Timings go to test-artifacts/ops/dask_runner.json (not asserted: see STYLE.md).
+Timings go to test-artifacts/ops/dask_runner.json (not asserted: timings vary with the machine).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """End to end: the real `gridcast` console script, real Prefect flows, a real DuckDB file,
 real Parquet read back with DuckDB, on the shipped data.
 
-Expected values are recomputed here from the Parquet with plain Python (MODEL.md rules),
+Expected values are recomputed here from the Parquet with plain Python (the rules of docs/methodology.md),
 independently of the code that wrote them.
 """
 

@@ -1,4 +1,4 @@
-"""Reading and validating the input files (MODEL.md section 2), one test per rule.
+"""Reading and validating the input files (``flows.schema``; docs/methodology.md section 2), one test per rule.
 
 Each case starts from a small valid dataset written as inline CSV, breaks one rule, and
 checks the InputError names the file, the spreadsheet row (header = row 1), the column

@@ -1,7 +1,7 @@
 """Fuzzing the input folder: broken variants of the shipped CSV files.
 
 Every variant starts from data/default and breaks it one way (or a few ways at once).
-The contract (MODEL.md section 2): the folder is either loaded or refused with exactly
+The input contract (``flows.schema``): the folder is either loaded or refused with exactly
 one :class:`InputError` whose message has one line per broken rule (at most 20, then a
 count), each naming the file; never another exception. Variants that certainly break a rule must be refused, in the file that was
 broken; variants that only change the encoding of the same content (BOM, CRLF) must load

@@ -1,4 +1,4 @@
-"""Small hand-checkable fixtures for the model tests (MODEL.md section 3).
+"""Small hand-checkable fixtures for the model tests (docs/methodology.md section 3).
 
 Everything here builds inputs only; expected values are always worked out by
 hand inside the tests, never by calling the code under test.

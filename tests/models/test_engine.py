@@ -1,6 +1,6 @@
-"""Engine equations (MODEL.md section 3) against hand calculations.
+"""Engine equations (docs/methodology.md section 3) against hand calculations.
 
-Expected values are written out from MODEL.md with plain Python scalars and
+Expected values are written out from the equations of docs/methodology.md with plain Python scalars and
 loops; the code under test is only ever called to produce the *actual* value.
 """
 

@@ -1,4 +1,4 @@
-"""Hub assignment (MODEL.md section 3) against a hand haversine with R = 6371.0088 km."""
+"""Hub assignment (docs/methodology.md section 3.2) against a hand haversine with R = 6371.0088 km."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Property tests of the engine invariants (MODEL.md section 3)."""
+"""Property tests of the engine invariants (docs/methodology.md section 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Flat-then-rising turning points (MODEL.md section 3, last paragraph), worked by hand.
+"""Flat-then-rising turning points (docs/methodology.md section 3.15), worked by hand.
 
 rise_start = first year t > t0 with year-on-year growth >= threshold in t, t+1, t+2
 (as many of those as the horizon has); flat_until = rise_start - 1.

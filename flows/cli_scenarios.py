@@ -1,9 +1,8 @@
-"""``gridcast scenarios``, ``gridcast compare`` and ``gridcast export``.
+"""``gridcast scenarios`` and ``gridcast scenarios show``.
 
-Registered on the main typer app by :func:`register` (one line in ``flows.cli``).
-None of these commands start Prefect: they read scenario files or a finished run
-folder only. User errors print one line and exit with status 2, like the rest of
-the CLI.
+Registered on the main typer app by :func:`register` (``flows.cli``). These commands do
+not start Prefect: they read scenario files only. User errors print one line and exit
+with status 2, like the rest of the CLI.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from flows.cli_common import fail as _fail
 from flows.errors import GridcastError
 
 __all__ = ["register", "scenario_listing", "scenario_toml"]
@@ -21,12 +21,6 @@ __all__ = ["register", "scenario_listing", "scenario_toml"]
 DirOpt = Annotated[
     Path | None, typer.Option("--dir", help="Folder of scenario TOML files (default: the shipped data/scenarios/).")
 ]
-
-def _fail(exc: GridcastError) -> None:
-    for line in str(exc).splitlines() or [type(exc).__name__]:  # one line per problem
-        typer.echo(f"gridcast: {line}", err=True)
-    raise typer.Exit(code=2)
-
 
 def scenario_listing(folder: Path | None) -> str:
     """One line per scenario: name, parent, description (plain text, aligned)."""
@@ -140,11 +134,5 @@ def scenarios_show(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``scenarios``, ``compare`` and ``export`` to the ``gridcast`` app."""
+    """Add ``scenarios`` to the ``gridcast`` app."""
     app.add_typer(scenarios_app, name="scenarios")
-    from flows.cli_compare import compare
-
-    app.command("compare")(compare)
-    from flows.cli_export import export
-
-    app.command("export")(export)
