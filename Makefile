@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench bench-mc bench-baseline data clean install
+.PHONY: run test test-fast lint bench bench-mc bench-baseline bench-run data clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_mc.py
 	$(BIN)/python benchmarks/bench_hourly.py
+
+bench-run: $(STAMP)
+	$(BIN)/python benchmarks/bench_default_run.py
 
 bench-mc: $(STAMP)
 	$(BIN)/python benchmarks/bench_mc.py
