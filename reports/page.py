@@ -13,6 +13,7 @@ inputs, and no input can contain it (it would have to contain its own hash).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from plotly.offline import get_plotlyjs
 from reports.figures import FONT_STACK
 from reports.tables import Table
 
-__all__ = ["Chart", "PaneGroup", "Section", "TableGroup", "Text", "chart", "write_page"]
+__all__ = ["Chart", "PaneGroup", "Section", "TableGroup", "Text", "chart", "chart_from_spec", "write_page"]
 
 _PLOTLY_CONFIG = {
     "responsive": True,
@@ -101,6 +102,22 @@ def chart(
     if "</" in payload or "<!--" in payload:  # plotly's encoder promises this cannot happen
         raise ValueError(f"figure {div_id}: JSON contains raw markup")
     height = int(fig.layout.height or 450)
+    return Chart(div_id, Markup(payload), height, caption, alternatives or [])
+
+
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "/": "\\/"})
+
+
+def chart_from_spec(div_id: str, spec: dict, caption: str, alternatives: list[Table] | None = None) -> Chart:
+    """A chart from plain Plotly figure JSON (``{"data": [...], "layout": {...}}``).
+
+    For many small figures of one design, where building plotly objects would dominate the
+    report's time. The JSON is escaped as plotly's own encoder does: ``<``, ``>``, ``&`` and
+    ``/`` never appear raw, so no string can close the ``<script>`` it is embedded in.
+    """
+    payload = json.dumps(spec, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    payload = payload.translate(_JSON_ESCAPES)
+    height = int(spec.get("layout", {}).get("height") or 450)
     return Chart(div_id, Markup(payload), height, caption, alternatives or [])
 
 

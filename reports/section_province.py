@@ -8,13 +8,14 @@ started, and what the known project pipeline adds when the run has one.
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from reports.figures import label, scenario_colours, styled
 from reports.inputs import ReportInputs, central, milestone_years, scenarios_of, stat_rows
-from reports.page import Chart, PaneGroup, Section, Text, chart
+from reports.page import Chart, PaneGroup, Section, Text, chart_from_spec
 from reports.tables import Table, num, text, year_cell
 
 __all__ = ["province_label", "province_story", "section"]
@@ -29,9 +30,27 @@ def province_label(row: pd.Series) -> str:
     return f"{row['name']}{zh} ({row['region_id']})"
 
 
-def _value(frame: pd.DataFrame, scenario: str, year: int, column: str) -> float:
-    rows = frame.loc[(frame["scenario"].astype(str) == scenario) & (frame["year"] == year), column]
-    return float(rows.iloc[0]) if len(rows) and pd.notna(rows.iloc[0]) else float("nan")
+class _Values:
+    """``value(stat, scenario, year, column)`` of one province's regional rows, looked up in O(1).
+
+    ``stat`` is ``mid`` (central, or p50 where a scenario has no central rows), ``p10`` or ``p90``.
+    """
+
+    def __init__(self, regional: pd.DataFrame) -> None:
+        self._rows: dict[tuple[str, str, int], dict] = {}
+        for stat, frame in (("mid", central(regional)), ("p10", stat_rows(regional, "p10")),
+                            ("p90", stat_rows(regional, "p90"))):
+            for rec in frame.to_dict("records"):
+                self._rows[(stat, str(rec["scenario"]), int(rec["year"]))] = rec
+
+    def __call__(self, stat: str, scenario: str, year: int, column: str) -> float:
+        rec = self._rows.get((stat, scenario, int(year)))
+        value = None if rec is None else rec.get(column)
+        return float(value) if value is not None and pd.notna(value) else float("nan")
+
+    def series(self, stat: str, scenario: str, years: list[int], column: str) -> list[float | None]:
+        out = [self(stat, scenario, y, column) for y in years]
+        return [None if pd.isna(v) else v for v in out]
 
 
 def _turning(inputs: ReportInputs, rid: str) -> pd.DataFrame:
@@ -48,13 +67,13 @@ def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataF
     """One sentence per scenario: the path, its range, the turning point and the peak."""
     years = milestone_years(regional)
     end = years[-1]
-    mid, low, high = central(regional), stat_rows(regional, "p10"), stat_rows(regional, "p90")
+    value = _Values(regional)
     tps = _turning(inputs, rid)
     lines = []
     for s in scenarios_of(regional):
-        values = [(y, _value(mid, s, y, "facility_energy_twh")) for y in years]
-        lo, hi = _value(low, s, end, "facility_energy_twh"), _value(high, s, end, "facility_energy_twh")
-        share = _value(mid, s, end, "compute_share")
+        values = [(y, value("mid", s, y, "facility_energy_twh")) for y in years]
+        lo, hi = value("p10", s, end, "facility_energy_twh"), value("p90", s, end, "facility_energy_twh")
+        share = value("mid", s, end, "compute_share")
         t = tps.loc[s] if s in tps.index else pd.Series(dtype=object)
         rise, peak, shape = t.get("rise_start"), t.get("peak_year"), t.get("shape")
         if lang == "zh":
@@ -85,50 +104,54 @@ def _story_zh(s: str, values: list[tuple[int, float]], end: int, lo: float, hi: 
     return f"{s}：{path}{band}{share_text}{turn}。"
 
 
-def _figure(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame) -> go.Figure:
-    scenarios = scenarios_of(regional)
-    colours = scenario_colours(scenarios)
+def _layout(first_scenario: str) -> dict:
+    """The province charts' layout (two panels, a secondary MW axis on the right one), built once."""
     fig = make_subplots(rows=1, cols=2, specs=[[{}, {"secondary_y": True}]], subplot_titles=(
         "Facility electricity by scenario (TWh/yr; band: p10–p90)",
-        f"{label(scenarios[0])}: by workload (TWh/yr) and peak (MW)" if scenarios else ""))
-    mid, low, high = central(regional), stat_rows(regional, "p10"), stat_rows(regional, "p90")
-    for s in scenarios:
-        m = mid.loc[mid["scenario"].astype(str) == s].sort_values("year")
-        lo = low.loc[low["scenario"].astype(str) == s].sort_values("year")
-        hi = high.loc[high["scenario"].astype(str) == s].sort_values("year")
-        if len(lo) and len(hi):
-            fig.add_scatter(x=list(hi["year"]) + list(lo["year"])[::-1],
-                            y=list(hi["facility_energy_twh"]) + list(lo["facility_energy_twh"])[::-1],
-                            fill="toself", line={"width": 0}, fillcolor=colours[s], opacity=0.15,
-                            hoverinfo="skip", showlegend=False, row=1, col=1)
-        fig.add_scatter(x=m["year"], y=m["facility_energy_twh"], mode="lines+markers", name=label(s),
-                        line={"color": colours[s]}, row=1, col=1)
-    forecast = inputs.forecast
-    if forecast is not None and len(forecast) and scenarios:
-        f = central(forecast)
-        f = f.loc[(f["region_id"].astype(str) == rid) & (f["scenario"].astype(str) == scenarios[0])]
-        for w, part in f.groupby(f["workload"].astype(str), sort=False):
-            part = part.sort_values("year")
-            fig.add_bar(x=part["year"], y=part["facility_energy_twh"], name=label(w),
-                        marker_color=_WORKLOAD_COLOURS.get(w, "#999"), row=1, col=2)
-        fig.update_layout(barmode="stack")
-    if scenarios:
-        m = mid.loc[mid["scenario"].astype(str) == scenarios[0]].sort_values("year")
-        fig.add_scatter(x=m["year"], y=m["peak_load_mw"], mode="lines", name="compute peak MW",
-                        line={"color": "#333", "dash": "dot"}, row=1, col=2, secondary_y=True)
-        fig.update_yaxes(title_text="MW", showgrid=False, row=1, col=2, secondary_y=True)
-    styled(fig, f"{label(name)}", 420)
+        f"{label(first_scenario)}: by workload (TWh/yr) and peak (MW)"))
+    styled(fig, "", 420)
     fig.update_yaxes(title_text="TWh/yr", row=1, col=1)
-    fig.update_layout(legend={"orientation": "h", "y": -0.15})
-    return fig
+    fig.update_yaxes(title_text="MW", showgrid=False, row=1, col=2, secondary_y=True)
+    fig.update_layout(legend={"orientation": "h", "y": -0.15}, barmode="stack", template="plotly_white")
+    return json.loads(fig.to_json())["layout"]
 
 
-def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str) -> Table:
+def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[int],
+                 workloads: pd.DataFrame | None, layout: dict) -> dict:
+    """Plotly figure JSON (plain dicts) of one province: cheap to build 31 times."""
+    colours = scenario_colours(scenarios)
+    data: list[dict] = []
+    for s in scenarios:
+        lo = value.series("p10", s, years, "facility_energy_twh")
+        hi = value.series("p90", s, years, "facility_energy_twh")
+        if any(v is not None for v in lo) and any(v is not None for v in hi):
+            data.append({"type": "scatter", "x": years + years[::-1], "y": hi + lo[::-1], "fill": "toself",
+                         "line": {"width": 0}, "fillcolor": colours[s], "opacity": 0.15, "hoverinfo": "skip",
+                         "showlegend": False, "xaxis": "x", "yaxis": "y"})
+        data.append({"type": "scatter", "x": years, "y": value.series("mid", s, years, "facility_energy_twh"),
+                     "mode": "lines+markers", "name": label(s), "line": {"color": colours[s]},
+                     "xaxis": "x", "yaxis": "y"})
+    if workloads is not None and scenarios:
+        for w, part in workloads.groupby(workloads["workload"].astype(str), sort=False):
+            part = part.sort_values("year")
+            data.append({"type": "bar", "x": part["year"].astype(int).tolist(),
+                         "y": [None if pd.isna(v) else float(v) for v in part["facility_energy_twh"]],
+                         "name": label(w),
+                         "marker": {"color": _WORKLOAD_COLOURS.get(w, "#999")}, "xaxis": "x2", "yaxis": "y2"})
+    if scenarios:
+        data.append({"type": "scatter", "x": years, "y": value.series("mid", scenarios[0], years, "peak_load_mw"),
+                     "mode": "lines", "name": "compute peak MW", "line": {"color": "#333", "dash": "dot"},
+                     "xaxis": "x2", "yaxis": "y3"})
+    return {"data": data, "layout": {**layout, "title": {**layout.get("title", {}), "text": label(name)}}}
+
+
+def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str,
+           odds: dict[tuple[str, str, int], float] | None = None) -> Table:
     years = milestone_years(regional)
     end = years[-1]
-    mid, low, high = central(regional), stat_rows(regional, "p10"), stat_rows(regional, "p90")
+    value = _Values(regional)
     tps = _turning(inputs, rid)
-    odds = inputs.rise_odds
+    odds = _odds(inputs) if odds is None else odds
     by_year = 2030 if 2030 in years else end
     columns = [("scenario", False)] + [(f"{y} TWh", True) for y in years]
     columns += [(f"{end} p10–p90 TWh", True), (f"{end} peak MW", True), (f"{end} baseline TWh", True),
@@ -139,23 +162,27 @@ def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str
         columns.append((f"{by_year} pipeline adds (IT TWh)", True))
     rows = []
     for s in scenarios_of(regional):
-        lo, hi = _value(low, s, end, "facility_energy_twh"), _value(high, s, end, "facility_energy_twh")
+        lo, hi = value("p10", s, end, "facility_energy_twh"), value("p90", s, end, "facility_energy_twh")
         band = (f"{lo:,.2f}–{hi:,.2f}", repr(hi - lo)) if pd.notna(lo) and pd.notna(hi) else ("–", "")
         t = tps.loc[s] if s in tps.index else pd.Series(dtype=object)
-        p = float("nan")
-        if odds is not None and len(odds):
-            hit = odds.loc[(odds["scenario"].astype(str) == s) & (odds["region_id"].astype(str) == rid)
-                           & (odds["year"] == by_year), "p_started"]
-            p = float(hit.iloc[0]) if len(hit) else float("nan")
-        row = [text(s), *[num(_value(mid, s, y, "facility_energy_twh"), "{:,.2f}") for y in years], band,
-               num(_value(mid, s, end, "peak_load_mw"), "{:,.0f}"), num(_value(mid, s, end, "baseline_twh")),
-               num(_value(mid, s, end, "total_twh")), num(_value(mid, s, end, "compute_share"), "{:.1%}"),
+        p = odds.get((s, rid, by_year), float("nan"))
+        row = [text(s), *[num(value("mid", s, y, "facility_energy_twh"), "{:,.2f}") for y in years], band,
+               num(value("mid", s, end, "peak_load_mw"), "{:,.0f}"), num(value("mid", s, end, "baseline_twh")),
+               num(value("mid", s, end, "total_twh")), num(value("mid", s, end, "compute_share"), "{:.1%}"),
                text(t.get("shape")), year_cell(t.get("rise_start")), year_cell(t.get("peak_year")),
                num(p, "{:.0%}")]
         if has_pipeline:
-            row.append(num(_value(mid, s, by_year, "pipeline_added_it_twh"), "{:,.2f}"))
+            row.append(num(value("mid", s, by_year, "pipeline_added_it_twh"), "{:,.2f}"))
         rows.append(row)
     return Table(table_id, "Key figures by scenario (central unless a range is shown)", columns, rows)
+
+
+def _odds(inputs: ReportInputs) -> dict[tuple[str, str, int], float]:
+    odds = inputs.rise_odds
+    if odds is None or not len(odds):
+        return {}
+    keys = zip(odds["scenario"].astype(str), odds["region_id"].astype(str), odds["year"].astype(int), strict=True)
+    return dict(zip(keys, odds["p_started"].astype(float), strict=True))
 
 
 def section(inputs: ReportInputs, lang: str = "en") -> Section | None:
@@ -166,17 +193,28 @@ def section(inputs: ReportInputs, lang: str = "en") -> Section | None:
     regions = inputs.regions.assign(region_id=inputs.regions["region_id"].astype(str)).sort_values("name")
     have = set(regional["region_id"].astype(str))
     regions = regions.loc[regions["region_id"].isin(have)]
+    by_region = {str(k): g for k, g in regional.groupby(regional["region_id"].astype(str), sort=False)}
+    scenarios = scenarios_of(regional)
+    years = sorted(int(y) for y in pd.unique(regional["year"]))
+    layout = _layout(scenarios[0]) if scenarios else {}
+    workloads: dict[str, pd.DataFrame] = {}
+    if inputs.forecast is not None and len(inputs.forecast) and scenarios:
+        f = central(inputs.forecast)
+        f = f.loc[f["scenario"].astype(str) == scenarios[0]]
+        workloads = {str(k): g for k, g in f.groupby(f["region_id"].astype(str), sort=False)}
+    odds = _odds(inputs)
     options, panes = [], []
     for i, row in enumerate(regions.to_dict("records")):
         rid = str(row["region_id"])
         name = province_label(pd.Series(row))
-        mine = regional.loc[regional["region_id"].astype(str) == rid]
+        mine = by_region[rid]
+        spec = _figure_spec(name, _Values(mine), scenarios, years, workloads.get(rid), layout)
         blocks: list[Chart | Table | Text] = [
             Text(province_story(rid, name, inputs, mine, lang), bullets=True),
-            chart(f"fig-province-{i}", _figure(rid, name, inputs, mine),
-                  f"{name}: facility electricity by scenario with its p10–p90 range; the first "
-                  "scenario by workload, with its compute peak load."),
-            _table(rid, inputs, mine, f"province-{i}"),
+            chart_from_spec(f"fig-province-{i}", spec,
+                            f"{name}: facility electricity by scenario with its p10–p90 range; the first "
+                            "scenario by workload, with its compute peak load."),
+            _table(rid, inputs, mine, f"province-{i}", odds),
         ]
         options.append(name)
         panes.append(blocks)
