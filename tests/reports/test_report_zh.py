@@ -55,3 +55,18 @@ def test_province_story_by_hand(small_inputs):
     zh = province_story(rid, "X", small_inputs, mine, "zh")[0]
     assert zh.startswith(f"{s0}：{base} 年 {v_base:,.2f} TWh") and zh.endswith("。")
     assert "形态：" in zh and "年开始上升" in zh or "无持续上升" in zh
+
+
+def test_chart_from_spec_never_lets_markup_out():
+    import json as _json
+
+    from reports.page import chart_from_spec
+
+    hostile = "</script><script>alert(1)</script>&"
+    c = chart_from_spec("x", {"data": [{"type": "scatter", "name": hostile, "y": [1.0, None]}],
+                              "layout": {"height": 300}}, "cap")
+    text = str(c.figure_json)
+    assert "<" not in text and ">" not in text and "&" not in text and "</" not in text
+    # still valid JSON that decodes back to the same spec
+    assert _json.loads(text)["data"][0]["name"] == hostile
+    assert c.height == 300
