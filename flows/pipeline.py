@@ -361,10 +361,17 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
 
     radius = {s.name: s.scenario.hubs.assignment_radius_km[1] for s in scenarios}
     hub_frames = []
+    # One row per centre and scenario: at 1M centres and ten scenarios that is 10M rows, so the
+    # text columns are categoricals (a few bytes a row, dictionary-encoded in Parquet).
+    centre_ids = pd.Categorical(inputs.compute_centers["center_id"].astype(str))
+    region_ids = pd.Categorical(inputs.compute_centers["region_id"].astype(str))
     for name, r in radius.items():
         h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, r, near)
-        h.insert(0, "scenario", name)
-        h.insert(2, "region_id", inputs.compute_centers["region_id"].to_numpy())
+        h["center_id"] = centre_ids
+        h["assigned_hub_id"] = h["assigned_hub_id"].astype("category")
+        h["assignment"] = h["assignment"].astype("category")
+        h.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(h), dtype=np.int8), [name]))
+        h.insert(2, "region_id", region_ids)
         hub_frames.append(h)
     return {
         "forecast": cat("forecast"),
@@ -382,8 +389,21 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "pipeline": concat_pipeline_tables(results),
         "baseline": base.forecast,
         "backtest": base.backtest,
-        "hub_assignment": pd.concat(hub_frames, ignore_index=True),
+        "hub_assignment": _concat_categorical(hub_frames),
     }
+
+
+def _concat_categorical(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames whose categorical columns may have different categories, keeping them categorical."""
+    from pandas.api.types import union_categoricals
+
+    out = {}
+    for col in frames[0].columns:
+        if isinstance(frames[0][col].dtype, pd.CategoricalDtype):
+            out[col] = union_categoricals([f[col] for f in frames])
+        else:
+            out[col] = np.concatenate([f[col].to_numpy() for f in frames])
+    return pd.DataFrame(out)
 
 
 def _dask_task_runner(address: str | None):  # noqa: ANN202 - prefect_dask is an optional extra
