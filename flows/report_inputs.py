@@ -74,13 +74,24 @@ def pipeline_for_report(
         return None
     if planned is None or planned.empty:
         return pipeline
-    keep = [c for c in ("project_id", "name", "it_capacity_mw", "source") if c in planned.columns]
-    info = planned[keep].assign(project_id=planned["project_id"].astype(str))
-    info = info.drop_duplicates("project_id")
-    out = pipeline.assign(project_id=pipeline["project_id"].astype(str))
-    return out.drop(columns=[c for c in keep if c != "project_id" and c in out.columns]).merge(
-        info, on="project_id", how="left"
-    )
+    keep = [c for c in ("name", "it_capacity_mw", "source") if c in planned.columns]
+    info = planned.assign(project_id=planned["project_id"].astype(str)).drop_duplicates("project_id")
+    info = info.set_index("project_id")[keep]
+    # The table has one row per project, year and scenario (12M rows at 100k projects): look the
+    # project up once per distinct id and spread by the id's codes, never a string per row.
+    codes, ids = pd.factorize(pipeline["project_id"].astype("category"), sort=False)
+    ids = pd.Index(ids.astype(str))
+    out = pipeline.drop(columns=[c for c in keep if c in pipeline.columns])
+    out = out.assign(project_id=pd.Categorical.from_codes(codes, categories=ids))
+    looked_up = info.reindex(ids)
+    for col in keep:
+        if col == "it_capacity_mw":
+            out[col] = looked_up[col].to_numpy(dtype=float)[codes]
+            continue
+        # per-id text as a categorical: its codes follow the row's project code
+        text_codes, texts = pd.factorize(looked_up[col].astype("string"), sort=False)
+        out[col] = pd.Categorical.from_codes(text_codes[codes], categories=pd.Index(texts.astype(str)))
+    return out
 
 
 def regional_it_energy(regional: pd.DataFrame, forecast: pd.DataFrame | None) -> pd.DataFrame:
