@@ -74,6 +74,18 @@ def styled(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+def add_band(fig: go.Figure, x_high: object, high: object, x_low: object, low: object, *, fillcolor: str,
+             name: str, legendgroup: str, showlegend: bool, **where: int) -> None:
+    """A p10–p90 band: an invisible upper line, then the lower line filled up to it (no hover).
+
+    ``where`` is ``row=, col=`` for a subplot.
+    """
+    fig.add_scatter(x=x_high, y=high, mode="lines", line={"width": 0}, legendgroup=legendgroup,
+                    showlegend=False, hoverinfo="skip", **where)
+    fig.add_scatter(x=x_low, y=low, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=fillcolor,
+                    legendgroup=legendgroup, name=name, showlegend=showlegend, hoverinfo="skip", **where)
+
+
 def _series(frame: pd.DataFrame, scenario: str, value: str) -> pd.DataFrame:
     rows = frame.loc[frame["scenario"].astype(str) == scenario, ["year", value]]
     return rows.sort_values("year")
@@ -92,27 +104,9 @@ def headline_figure(
         name, colour = label(s), colours[s]
         lo, hi = _series(low, s, "facility_energy_twh"), _series(high, s, "facility_energy_twh")
         if len(lo) and len(hi):
-            fig.add_scatter(
-                x=hi["year"],
-                y=hi["facility_energy_twh"],
-                mode="lines",
-                line={"width": 0},
-                legendgroup=name,
-                showlegend=False,
-                hoverinfo="skip",
-            )
-            fig.add_scatter(
-                x=lo["year"],
-                y=lo["facility_energy_twh"],
-                mode="lines",
-                line={"width": 0},
-                fill="tonexty",
-                fillcolor=_rgba(colour, 0.12),
-                legendgroup=name,
-                name=f"{name} p10–p90",
-                showlegend=False,
-                hoverinfo="skip",
-            )
+            add_band(fig, hi["year"], hi["facility_energy_twh"], lo["year"], lo["facility_energy_twh"],
+                     fillcolor=_rgba(colour, 0.12), name=f"{name} p10–p90", legendgroup=name,
+                     showlegend=False)
         line = _series(mid, s, "facility_energy_twh")
         fig.add_scatter(
             x=line["year"],

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from reports.figures import label, styled
+from reports.figures import add_band, label, styled
 from reports.inputs import (
     MILESTONE_YEAR,
     ReportInputs,
@@ -463,28 +463,9 @@ def _province_figure(series: pd.DataFrame, names: dict[str, str], cols: int = 4)
         if {"pipeline_p10_twh", "pipeline_p90_twh"} <= set(part.columns) and part[
             "pipeline_p90_twh"
         ].notna().any():
-            fig.add_scatter(
-                x=part["year"],
-                y=part["pipeline_p90_twh"],
-                mode="lines",
-                line={"width": 0},
-                showlegend=False,
-                hoverinfo="skip",
-                **where,
-            )
-            fig.add_scatter(
-                x=part["year"],
-                y=part["pipeline_p10_twh"],
-                mode="lines",
-                line={"width": 0},
-                fill="tonexty",
-                fillcolor="rgba(31,119,180,0.15)",
-                name="projects p10–p90",
-                legendgroup="band",
-                showlegend=i == 0,
-                hoverinfo="skip",
-                **where,
-            )
+            add_band(fig, part["year"], part["pipeline_p90_twh"], part["year"], part["pipeline_p10_twh"],
+                     fillcolor="rgba(31,119,180,0.15)", name="projects p10–p90", legendgroup="band",
+                     showlegend=i == 0, **where)
         for column, title, colour, dash in traces:
             if column not in part.columns or part[column].isna().all():
                 continue
