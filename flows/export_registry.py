@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from flows.hours import HOURS_COLUMNS
+
 __all__ = [
     "ENERGY_UNITS",
     "EXPORT_TABLES",
@@ -122,15 +124,17 @@ EXPORT_TABLES: dict[str, ExportTable] = {
     "forecast": ExportTable(keys=("scenario", "region_id", "year", "workload", "stat"), partitioned=True,
                             columns=_FORECAST),
     "baseline": ExportTable(keys=("region_id", "year"), columns=_BASELINE),
-    "coincident_peak": ExportTable(keys=("scenario", "region_id", "year")),
+    "coincident_peak": ExportTable(keys=("scenario", "region_id", "year"), columns=HOURS_COLUMNS["coincident_peak"]),
     "hub_assignment": ExportTable(keys=("scenario", "region_id", "center_id")),
     "rise_odds": ExportTable(keys=("scenario", "region_id", "year"), national_rows=True),
     "rise_start": ExportTable(keys=("scenario", "region_id"), national_rows=True),
     "sensitivity": ExportTable(keys=("scenario", "year", "parameter")),
-    "hourly": ExportTable(keys=("scenario", "region_id", "year", "hour"), partitioned=True, default=False),
-    "headroom": ExportTable(keys=("scenario", "region_id", "year", "curtailment_limit")),
+    "hourly": ExportTable(keys=("scenario", "region_id", "year", "hour"), partitioned=True, default=False,
+                          columns=HOURS_COLUMNS["hourly"]),
+    "headroom": ExportTable(keys=("scenario", "region_id", "year", "curtailment_limit"),
+                            columns=HOURS_COLUMNS["headroom"]),
     "costs": ExportTable(national_rows=True, columns=_COSTS),
-    "peaks": ExportTable(national_rows=True),
+    "peaks": ExportTable(national_rows=True, columns=HOURS_COLUMNS["peaks"]),
     "pipeline": ExportTable(keys=("scenario", "region_id", "project_id", "year"), partitioned=True, columns=_PIPELINE),
 }
 
