@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from flows.errors import GridcastError
-from flows.warehouse import connect
+from flows.warehouse import connect, table_names
 from models.baseline import METHOD_VERSION, PATH_COLUMNS, BaselinePaths, backtest_paths
 
 __all__ = ["CACHE_TABLE", "KEEP_KEYS", "breaks_from_table", "cache_key", "cached_paths"]
@@ -107,10 +107,7 @@ def _read(warehouse: Path, key: str) -> pd.DataFrame | None:
         return None
     try:
         with connect(warehouse, read_only=True, wait_seconds=_WAIT_S) as con:
-            present = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [CACHE_TABLE]
-            ).fetchone()[0]
-            if not present:
+            if CACHE_TABLE not in table_names(con):
                 return None
             cols = ", ".join(f'"{c}"' for c in PATH_COLUMNS)
             frame = con.execute(

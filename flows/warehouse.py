@@ -56,6 +56,7 @@ __all__ = [
     "check_database_path",
     "inputs_current",
     "stored_hashes",
+    "table_names",
 ]
 
 WAIT_ENV = "GRIDCAST_WAREHOUSE_WAIT_SECONDS"
@@ -363,7 +364,7 @@ def read_inputs(
         WarehouseBusyError: a writer holds the lock longer than ``wait_seconds``.
     """
     with connect(warehouse, read_only=True, wait_seconds=wait_seconds) as con:
-        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        present = table_names(con)
         if INPUTS_TABLE not in present:
             raise GridcastError(f"warehouse {warehouse} holds no inputs yet; load them first")
         typed: dict[str, pd.DataFrame | None] = {}
@@ -466,7 +467,7 @@ def list_runs(warehouse: Path, *, wait_seconds: float | None = None) -> pd.DataF
     if not Path(warehouse).exists():
         return empty
     with connect(warehouse, read_only=True, wait_seconds=wait_seconds) as con:
-        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        present = table_names(con)
         if RUNS_TABLE not in present:
             return empty
         frame = con.execute(
@@ -482,10 +483,12 @@ def list_runs(warehouse: Path, *, wait_seconds: float | None = None) -> pd.DataF
 def inputs_current(warehouse: Path, tables: InputTables, *, wait_seconds: float | None = None) -> bool:
     """True when the warehouse already holds exactly ``tables``: same files (sha256), same tables
     and columns as this version of gridcast writes. A run then need not store them again."""
-    if stored_hashes(warehouse, wait_seconds=wait_seconds) != dict(sorted(tables.hashes.items())):
+    if not Path(warehouse).exists():
         return False
     with connect(warehouse, read_only=True, wait_seconds=wait_seconds) as con:
-        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        present = table_names(con)
+        if _stored_hashes(con, present) != dict(sorted(tables.hashes.items())):
+            return False
         for table in TABLES.values():
             typed = getattr(tables, table.name)
             if typed is None:
@@ -506,7 +509,15 @@ def stored_hashes(warehouse: Path, *, wait_seconds: float | None = None) -> dict
     if not Path(warehouse).exists():
         return None
     with connect(warehouse, read_only=True, wait_seconds=wait_seconds) as con:
-        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if INPUTS_TABLE not in present:
-            return None
-        return dict(con.execute(f'SELECT file, sha256 FROM "{INPUTS_TABLE}" ORDER BY file').fetchall())
+        return _stored_hashes(con, table_names(con))
+
+
+def _stored_hashes(con: duckdb.DuckDBPyConnection, present: set[str]) -> dict[str, str] | None:
+    if INPUTS_TABLE not in present:
+        return None
+    return dict(con.execute(f'SELECT file, sha256 FROM "{INPUTS_TABLE}" ORDER BY file').fetchall())
+
+
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names of the tables in the open warehouse."""
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}

@@ -66,7 +66,7 @@ ALLOWED_INTERPOLATIONS: dict[tuple[str, str], dict[str, str]] = {
         "column": "a key of RUN_COLUMNS (module constant), iterated",
         "kind": "its DuckDB type from RUN_COLUMNS (module constant)",
     },
-    ("flows/warehouse.py", "stored_hashes"): {"INPUTS_TABLE": "module constant"},
+    ("flows/warehouse.py", "_stored_hashes"): {"INPUTS_TABLE": "module constant"},
     ("flows/warehouse.py", "inputs_current"): {"table.core_table": "core_<name> of a schema Table"},
     ("flows/compare.py", "table"): {"str(hive).lower()": "a bool rendered as true/false"},
     ("flows/baseline_cache.py", "_read"): {
