@@ -23,9 +23,17 @@ import pyarrow as pa
 
 from flows.errors import GridcastError
 from flows.warehouse import connect, table_names
-from models.baseline import METHOD_VERSION, PATH_COLUMNS, BaselinePaths, backtest_paths
+from models.baseline import (
+    METHOD_VERSION,
+    PATH_COLUMNS,
+    BaselinePaths,
+    BaselineResult,
+    backtest_paths,
+    forecast_baseline,
+    required_horizon,
+)
 
-__all__ = ["CACHE_TABLE", "KEEP_KEYS", "breaks_from_table", "cache_key", "cached_paths"]
+__all__ = ["CACHE_TABLE", "KEEP_KEYS", "breaks_from_table", "cache_key", "cached_forecast", "cached_paths"]
 
 CACHE_TABLE = "out_baseline_cache"
 KEEP_KEYS = 8
@@ -150,3 +158,20 @@ def _write(warehouse: Path, key: str, points: pd.DataFrame) -> None:
                 con.unregister(_VIEW)
     except (GridcastError, duckdb.Error) as err:
         _log.warning("baseline cache not written (%s); the next run fits again", err)
+
+
+def cached_forecast(history: pd.DataFrame, breaks: pd.DataFrame | None, base_year: int, end_year: int,
+                    warehouse: Path | None = None) -> BaselineResult:
+    """The baseline forecast from ``base_year`` to ``end_year``, its fits from the cache when present.
+
+    Args:
+        history: typed ``demand_history``.
+        breaks: typed ``statistical_breaks`` (or None: no breaks).
+        warehouse: DuckDB file holding the cache; None computes without caching.
+
+    Raises:
+        ValueError: the history cannot be forecast (the caller names the file).
+    """
+    years = breaks_from_table(breaks, history["region_id"].unique())
+    paths, _ = cached_paths(warehouse, history, years, required_horizon(history, end_year))
+    return forecast_baseline(history, base_year, end_year, breaks=years, paths=paths)

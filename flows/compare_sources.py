@@ -83,30 +83,17 @@ def _baseline(run: RunFolder, inputs: Any, region_ids: np.ndarray, years: list[i
     from models.summarize import Baseline
 
     if run.has_table("baseline"):
-        f = run.table("baseline")
-        grids = []
-        for col in ("baseline_twh", "baseline_lo80_twh", "baseline_hi80_twh"):
-            wide = f.pivot_table(index="region_id", columns="year", values=col, aggfunc="first")
-            grids.append(wide.reindex(index=list(region_ids), columns=years).to_numpy(float))
-        if not any(np.isnan(g).any() for g in grids):
-            return Baseline(*grids)
-    from flows.baseline_cache import breaks_from_table, cached_paths
-    from models.baseline import forecast_baseline, required_horizon
+        stored = Baseline.from_forecast(run.table("baseline"), region_ids, years)
+        if not any(np.isnan(g).any() for g in (stored.central_twh, stored.lo80_twh, stored.hi80_twh)):
+            return stored
+    from flows.baseline_cache import cached_forecast
 
     notes.append(f"run {run.run_id} has no baseline for {years[0]}-{years[-1]}: fitted again from its inputs")
-    history = inputs.demand_history
-    breaks = breaks_from_table(getattr(inputs, "statistical_breaks", None), history["region_id"].unique())
     try:
-        paths, _ = cached_paths(None, history, breaks, required_horizon(history, years[-1]))
-        result = forecast_baseline(history, years[0], years[-1], breaks=breaks, paths=paths)
+        result = cached_forecast(inputs.demand_history, inputs.statistical_breaks, years[0], years[-1])
     except ValueError as exc:
         raise GridcastError(f"cannot forecast the baseline for the scenario file: {exc}") from None
-    fc = result.forecast
-    grids = []
-    for col in ("baseline_twh", "baseline_lo80_twh", "baseline_hi80_twh"):
-        wide = fc.pivot(index="region_id", columns="year", values=col)
-        grids.append(wide.reindex(index=list(region_ids), columns=years).to_numpy(float))
-    return Baseline(*grids)
+    return Baseline.from_forecast(result.forecast, region_ids, years)
 
 
 def _context(run: RunFolder, sources: SourceSet) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from prefect.cache_policies import NONE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import outputs, runfolder
-from flows.baseline_cache import breaks_from_table, cached_paths
+from flows.baseline_cache import cached_forecast
 from flows.compute import ScenarioOutputs, concat_pipeline_tables, fleet_from_inputs, run_scenario
 from flows.datastate import SHORT, inputs_hash
 from flows.errors import GridcastError, InputError
@@ -41,7 +41,7 @@ from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_WAREHOUSE, PROJECT_ROOT
 from flows.validate import check_with_scenarios, load_inputs
 from flows.warehouse import inputs_current, record_run, store_inputs
-from models.baseline import BaselineResult, forecast_baseline, required_horizon
+from models.baseline import BaselineResult
 from models.engine import Fleet
 from models.hubs import assign_hubs, nearest_hub
 from models.summarize import Baseline
@@ -110,10 +110,8 @@ def ingest_flow(data_dir: Path = DEFAULT_DATA, warehouse: Path = DEFAULT_WAREHOU
 def baseline_task(history: pd.DataFrame, base_year: int, end_year: int,
                   breaks: pd.DataFrame | None = None, warehouse: Path | None = None) -> BaselineResult:
     """Regional baseline forecast and its online backtest; the fits are cached in the warehouse."""
-    years = breaks_from_table(breaks, history["region_id"].unique())
     try:
-        paths, _ = cached_paths(warehouse, history, years, required_horizon(history, end_year))
-        return forecast_baseline(history, base_year, end_year, breaks=years, paths=paths)
+        return cached_forecast(history, breaks, base_year, end_year, warehouse)
     except ValueError as exc:
         raise InputError("demand_history.csv", f"cannot forecast the baseline: {exc}") from None
 
@@ -164,17 +162,12 @@ def report_task(run_dir: Path, inputs: InputTables, tables: dict[str, pd.DataFra
 
 
 def _align_baseline(result: BaselineResult, region_ids: np.ndarray, years: list[int]) -> Baseline:
-    f = result.forecast
-    f = f[f["year"].isin(years)]
-    def grid(col: str) -> np.ndarray:
-        wide = f.pivot(index="region_id", columns="year", values=col)
-        return wide.reindex(index=list(region_ids), columns=years).to_numpy(float)
-    central = grid("baseline_twh")
-    if np.isnan(central).any():
-        missing = [r for r, row in zip(region_ids, central, strict=True) if np.isnan(row).any()]
+    aligned = Baseline.from_forecast(result.forecast, region_ids, years)
+    if np.isnan(aligned.central_twh).any():
+        missing = [r for r, row in zip(region_ids, aligned.central_twh, strict=True) if np.isnan(row).any()]
         raise InputError("demand_history.csv", f"no consumption history for region {missing[0]!r}",
                          column="region_id")
-    return Baseline(central, grid("baseline_lo80_twh"), grid("baseline_hi80_twh"))
+    return aligned
 
 
 def _git_commit() -> str | None:

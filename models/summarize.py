@@ -40,6 +40,17 @@ class Baseline:
     lo80_twh: np.ndarray
     hi80_twh: np.ndarray
 
+    @classmethod
+    def from_forecast(cls, forecast: pd.DataFrame, region_ids: np.ndarray, years: list[int]) -> Baseline:
+        """Align a long baseline table (``region_id, year, baseline_twh, baseline_lo80_twh,
+        baseline_hi80_twh``) to (R, T); a region or year the table lacks is NaN."""
+
+        def grid(col: str) -> np.ndarray:
+            wide = forecast.pivot_table(index="region_id", columns="year", values=col, aggfunc="first")
+            return wide.reindex(index=list(region_ids), columns=years).to_numpy(float)
+
+        return cls(grid("baseline_twh"), grid("baseline_lo80_twh"), grid("baseline_hi80_twh"))
+
     def sd_twh(self) -> np.ndarray:
         """Normal-equivalent standard deviation implied by the 80% interval."""
         return (self.hi80_twh - self.lo80_twh) / (2.0 * _Z80)

@@ -185,15 +185,10 @@ def test_zero_twh_is_refused_up_front() -> None:
 
 def test_the_baseline_accepts_what_validation_accepts() -> None:
     """The shipped history passes validation and the baseline model (no late refusal)."""
-    from flows.baseline_cache import breaks_from_table, cached_paths
-    from models.baseline import forecast_baseline, required_horizon
+    from flows.baseline_cache import cached_forecast
 
     tables = load_inputs(write_folder(Path(tempfile.mkdtemp()), SHIPPED))
-    history = tables.demand_history
-    breaks = breaks_from_table(tables.statistical_breaks, history["region_id"].unique())
-    end = _base_year() + 2
-    paths, _ = cached_paths(None, history, breaks, required_horizon(history, end))
-    forecast_baseline(history, _base_year(), end, breaks=breaks, paths=paths)
+    cached_forecast(tables.demand_history, tables.statistical_breaks, _base_year(), _base_year() + 2)
 
 
 @pytest.fixture(scope="module")
