@@ -164,14 +164,13 @@ def run(
     Add your own planned projects with --planned FILE (same columns as planned_centers.csv),
     e.g. `gridcast run --planned data/examples/planned_ningxia.csv`.
     """
-    from flows.params import run_params
+    from flows.params import check_runner, run_params
     from flows.scenarios import load_scenarios
 
-    if runner not in ("local", "dask"):
-        _fail(GridcastError(f"--runner must be local or dask, got {runner!r}"))
-    if dask_address and (runner != "dask" or "://" not in dask_address):
-        _fail(GridcastError("--dask-address needs --runner dask and a scheduler address "
-                            "like tcp://127.0.0.1:8786"))
+    try:
+        check_runner(runner, dask_address)
+    except GridcastError as exc:
+        _fail(exc)
 
     try:  # refuse bad values and bad scenarios before Prefect or any work starts
         found = load_scenarios(scenario)

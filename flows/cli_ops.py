@@ -46,7 +46,7 @@ def schedule(
 
     configure_prefect()
     from flows import ops
-    from flows.params import run_params
+    from flows.params import check_runner, run_params
     from flows.scenarios import load_scenarios
 
     try:
@@ -55,11 +55,7 @@ def schedule(
 
         check_reachable(url)  # one line, not Prefect's retries, when the server is down
         ops.check_schedule(cron, timezone)
-        if runner not in ("local", "dask"):
-            raise GridcastError(f"--runner must be local or dask, got {runner!r}")
-        if dask_address and (runner != "dask" or "://" not in dask_address):
-            raise GridcastError("--dask-address needs --runner dask and a scheduler address "
-                                "like tcp://127.0.0.1:8786")
+        check_runner(runner, dask_address)
         load_scenarios(scenario)  # refuse a bad scenario now, not at 06:00 on Monday
         params = run_params(data_dir=data.resolve(), scenario=scenario.resolve() if scenario else None,
                             out_root=out_root.resolve(), draws=draws, seed=seed, warehouse=warehouse.resolve(),

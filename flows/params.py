@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from flows.errors import GridcastError
 from flows.settings import DEFAULT_DATA, DEFAULT_OUT, DEFAULT_WAREHOUSE, MAX_DRAWS
 
-__all__ = ["RunParams", "run_params"]
+__all__ = ["RunParams", "check_runner", "run_params"]
 
 
 class RunParams(BaseModel):
@@ -84,6 +84,18 @@ def _allowed(field: str) -> str:
 
 def _option(field: str) -> str:
     return "--" + {"data_dir": "data", "out_root": "out-root"}.get(field, field.replace("_", "-"))
+
+
+def check_runner(runner: str, dask_address: str | None) -> None:
+    """Refuse a task runner other than local or dask, and a Dask address without ``--runner dask``.
+
+    Raises:
+        GridcastError: one line naming the option.
+    """
+    if runner not in ("local", "dask"):
+        raise GridcastError(f"--runner must be local or dask, got {runner!r}")
+    if dask_address and (runner != "dask" or "://" not in dask_address):
+        raise GridcastError("--dask-address needs --runner dask and a scheduler address like tcp://127.0.0.1:8786")
 
 
 def run_params(**values: Any) -> RunParams:
