@@ -16,7 +16,7 @@ import re
 from reports.page import Chart, PaneGroup, Section, TableGroup, Text
 from reports.tables import Table
 
-__all__ = ["DATA_BEHIND", "LANGUAGES", "NOTE", "translate", "translate_sections"]
+__all__ = ["DATA_BEHIND", "LANGUAGES", "NOTE", "SHAPES_ZH", "translate", "translate_sections"]
 
 LANGUAGES = ("en", "zh")
 DATA_BEHIND = {"en": "Data behind this chart (table)", "zh": "图表数据（表格）"}
@@ -89,7 +89,7 @@ _PHRASES = [
 # whole words only: "region" must not change "regional"
 _PHRASE_RE = re.compile("|".join(rf"(?<!\w){re.escape(a)}(?!\w)" for a, _ in _PHRASES))
 _PHRASE_MAP = dict(_PHRASES)
-_SHAPES = {"rising": "上升", "flat-then-rising": "先稳后升", "peaking": "先升后降", "declining": "下降",
+SHAPES_ZH = {"rising": "上升", "flat-then-rising": "先稳后升", "peaking": "先升后降", "declining": "下降",
            "flat": "平稳"}
 
 
@@ -104,7 +104,7 @@ def translate(text: str, lang: str) -> str:
 
 def _table(t: Table, lang: str) -> Table:
     columns = [(translate(label, lang), numeric) for label, numeric in t.columns]
-    rows = [[(_SHAPES.get(shown, shown), key) if isinstance(shown, str) else (shown, key) for shown, key in row]
+    rows = [[(SHAPES_ZH.get(shown, shown), key) if isinstance(shown, str) else (shown, key) for shown, key in row]
             for row in t.rows]
     return dataclasses.replace(t, caption=translate(t.caption, lang), columns=columns, rows=rows)
 

@@ -14,6 +14,7 @@ import pandas as pd
 from plotly.subplots import make_subplots
 
 from reports.figures import label, scenario_colours, styled
+from reports.i18n import SHAPES_ZH
 from reports.inputs import ReportInputs, central, milestone_years, scenarios_of, stat_rows
 from reports.page import Chart, PaneGroup, Section, Text, chart_from_spec
 from reports.tables import Table, num, text, year_cell
@@ -59,7 +60,6 @@ def _turning(inputs: ReportInputs, rid: str) -> pd.DataFrame:
     return tps.set_index(tps["scenario"].astype(str))
 
 
-_SHAPE_ZH = {"rising": "上升", "flat-then-rising": "先稳后升", "peaking": "先升后降", "declining": "下降", "flat": "平稳"}
 
 
 def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame,
@@ -100,7 +100,7 @@ def _story_zh(s: str, values: list[tuple[int, float]], end: int, lo: float, hi: 
     if shape is not None and not pd.isna(shape):
         when = "预测期内无持续上升" if rise is None or pd.isna(rise) else f"{int(rise)} 年开始上升"
         peak_text = "" if peak is None or pd.isna(peak) else f"，{int(peak)} 年达到最大"
-        turn = f"；形态：{_SHAPE_ZH.get(str(shape), str(shape))}，{when}{peak_text}"
+        turn = f"；形态：{SHAPES_ZH.get(str(shape), str(shape))}，{when}{peak_text}"
     return f"{s}：{path}{band}{share_text}{turn}。"
 
 
