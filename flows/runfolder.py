@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,24 @@ def _write_manifest(folder: Path, run_id: str, entries: set[str]) -> None:
 def _acquire(folder: Path, run_id: str) -> None:
     lock = Path(folder) / LOCK
     info = {"run_id": run_id, **this_process(), "started_at": _now()}
+    # The lock appears whole: its content is written to a private temp file first, then
+    # hard-linked into place (atomic, and refused when the lock exists), so a racing run never
+    # reads an empty lock and always learns who holds it.
+    tmp = lock.with_name(f".{LOCK}.{outputs.TEMP_MARK}{uuid.uuid4().hex}.tmp")  # gridcast's temp naming
+    try:
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+    except OSError as exc:
+        raise outputs.storage_error(exc, lock) from exc
+    try:
+        _link_lock(folder, lock, tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _link_lock(folder: Path, lock: Path, tmp: Path) -> None:
     for _ in range(3):
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.link(tmp, lock)
         except FileExistsError:
             holder = _read_json(lock)
             if isinstance(holder, dict) and holder.get("pid") == os.getpid():
@@ -109,8 +125,6 @@ def _acquire(folder: Path, run_id: str) -> None:
             continue
         except OSError as exc:
             raise outputs.storage_error(exc, lock) from exc
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(info))
         return
     raise GridcastError(f"{folder}: could not take the run lock {lock}")
 
