@@ -7,8 +7,11 @@ at most 20 lines and then a count), and exit with status 2; no traceback.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -188,7 +191,9 @@ def run(
         _fail(exc)
     typer.echo(f"gridcast: {len(found)} scenario(s): {', '.join(s.name for s in found)}", err=True)
     typer.echo("gridcast: starting Prefect (first start sets up its database; ~10-20 s) ...", err=True)
+    loading = _import_in_background("flows.pipeline", "flows.report_inputs", "reports.report")
     _prefect_ready()
+    loading.join()
     from flows.pipeline import run_pipeline
 
     t0 = time.perf_counter()
@@ -199,6 +204,24 @@ def run(
     typer.echo(f"gridcast: finished in {time.perf_counter() - t0:.1f} s", err=True)
     typer.echo(f"gridcast: outputs in {run_dir}")
     typer.echo(f"gridcast: report   {run_dir / 'report.html'}")
+
+
+def _import_in_background(*modules: str) -> threading.Thread:
+    """Import the forecast's modules (statsmodels, plotly, ...: ~2.5 s) on a thread while the
+    main thread starts Prefect's server, which waits seconds for a child process.
+
+    The server must be started from the main thread (its child is told to die with the
+    thread that started it: flows/prefect_server.py). An import that fails here fails
+    again, with its traceback, where the module is imported for use.
+    """
+    def load() -> None:
+        for name in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="gridcast-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _parse_hourly_years(text: str | None) -> tuple[int, ...] | None:

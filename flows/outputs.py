@@ -7,6 +7,7 @@ hive-partitioned folder is written whole under a temporary name and swapped in.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -30,6 +32,8 @@ __all__ = [
     "atomic_write_text",
     "write_parquet",
     "write_partitioned",
+    "PartitionedWriter",
+    "ParquetStream",
     "write_json",
     "safe_child",
     "new_run_dir",
@@ -124,33 +128,26 @@ def write_json(path: Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n")
 
 
+def _write_options(schema: pa.Schema) -> dict[str, Any]:
+    """Dictionary-encode the key columns only (ids, years, hours): a dictionary buys a float
+    column nothing and was most of the time of writing the hourly tables."""
+    return {"use_dictionary": [f.name for f in schema if not pa.types.is_floating(f.type)]}
+
+
 def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
     """One Parquet file, atomically."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    return _atomic(path, lambda tmp: pq.write_table(table, tmp))
+    return _atomic(path, lambda tmp: pq.write_table(table, tmp, **_write_options(table.schema)))
 
 
-def write_partitioned(folder: Path, frame: pd.DataFrame, partition: str = "scenario") -> Path:
-    """A hive-partitioned Parquet folder (``scenario=<name>/part-0.parquet``), swapped in whole."""
-    folder = Path(folder)
+def _temp_name(target: Path, suffix: str = "tmp") -> Path:
+    return target.parent / f".{target.name}.{TEMP_MARK}{uuid.uuid4().hex}.{suffix}"
+
+
+def _swap_in(tmp: Path, folder: Path) -> None:
+    """Replace ``folder`` by the finished folder ``tmp`` (the old one restored on failure)."""
+    old = _temp_name(folder, "old")
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise storage_error(exc, folder) from exc
-    tmp = folder.parent / f".{folder.name}.{TEMP_MARK}{uuid.uuid4().hex}.tmp"
-    old = folder.parent / f".{folder.name}.{TEMP_MARK}{uuid.uuid4().hex}.old"
-    try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        ds.write_dataset(
-            table,
-            tmp,
-            format="parquet",
-            partitioning=ds.partitioning(pa.schema([(partition, pa.string())]), flavor="hive"),
-            basename_template="part-{i}.parquet",
-            existing_data_behavior="error",
-            preserve_order=True,  # same rows, same order, same bytes on a re-run
-            use_threads=False,
-        )
         if folder.exists():
             os.replace(folder, old)
         os.replace(tmp, folder)
@@ -163,7 +160,143 @@ def write_partitioned(folder: Path, frame: pd.DataFrame, partition: str = "scena
         raise
     shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(folder.parent)
-    return folder
+
+
+class PartitionedWriter:
+    """A hive-partitioned Parquet folder (``scenario=<name>/part-0.parquet``) written one
+    partition at a time under a hidden temporary name, and swapped in whole by :meth:`commit`.
+
+    A run writes each scenario's big tables as soon as the scenario is computed and frees
+    them, instead of holding every scenario until the end. The layout is the one
+    ``pyarrow.dataset.write_dataset`` makes with hive partitioning (the partition column is
+    in the folder name, not in the files; its value URI-escaped).
+    """
+
+    def __init__(self, folder: Path, partition: str = "scenario") -> None:
+        self.folder = Path(folder)
+        self.partition = partition
+        self._format = ds.partitioning(pa.schema([(partition, pa.string())]), flavor="hive")
+        self._tmp = _temp_name(self.folder)
+        self._parts: dict[str, int] = {}
+        try:
+            self._tmp.mkdir(parents=True)
+        except OSError as exc:
+            raise storage_error(exc, self.folder) from exc
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Append ``frame``'s rows (any number of partition values; rows keep their order)."""
+        if frame is None or frame.empty:
+            return
+        column = frame[self.partition]
+        distinct = [str(v) for v in pd.unique(column)]  # in order of first appearance
+        body = frame.drop(columns=[self.partition])
+        for value in distinct:
+            part = body.loc[(column.astype(str) == value).to_numpy()] if len(distinct) > 1 else body
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            sub, _ = self._format.format(pc.field(self.partition) == value)
+            index = self._parts.get(value, 0)
+            self._parts[value] = index + 1
+            path = self._tmp / sub / f"part-{index}.parquet"
+            try:
+                path.parent.mkdir(exist_ok=True)
+                pq.write_table(table, path, **_write_options(table.schema))
+            except BaseException as exc:
+                self.abort()
+                if isinstance(exc, OSError):
+                    raise storage_error(exc, self.folder) from exc
+                raise
+
+    @property
+    def empty(self) -> bool:
+        """True while nothing has been added."""
+        return not self._parts
+
+    def commit(self) -> Path:
+        """Swap the finished folder in (an earlier one at the name is replaced)."""
+        _swap_in(self._tmp, self.folder)
+        return self.folder
+
+    def abort(self) -> None:
+        """Drop what was written; the folder at the name is left as it was."""
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _int32_dictionaries(table: pa.Table) -> pa.Table:
+    """Categorical columns with 32-bit codes, so frames whose categories differ in number
+    share one schema (pandas picks 8 or 16 bits by the number of categories)."""
+    fields = [pa.field(f.name, pa.dictionary(pa.int32(), f.type.value_type, f.type.ordered))
+              if pa.types.is_dictionary(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+class ParquetStream:
+    """One Parquet file written a row group at a time under a temporary name, renamed into
+    place by :meth:`commit`. Every frame added must have the same columns and types."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._tmp = _temp_name(self.path)
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` as one row group."""
+        if frame is None or frame.empty:
+            return
+        table = _int32_dictionaries(pa.Table.from_pandas(frame, preserve_index=False))
+        try:
+            if self._writer is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._schema = table.schema
+                self._writer = pq.ParquetWriter(self._tmp, table.schema, **_write_options(table.schema))
+            self._writer.write_table(table.cast(self._schema))
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise storage_error(exc, self.path) from exc
+            raise
+
+    @property
+    def empty(self) -> bool:
+        """True while nothing has been added."""
+        return self._writer is None
+
+    def commit(self) -> Path:
+        """Close the file, flush it to disk and rename it into place."""
+        if self._writer is None:
+            raise GridcastError(f"nothing was written to {self.path}")
+        try:
+            self._writer.close()
+            with open(self._tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(self._tmp, _FILE_MODE)
+            os.replace(self._tmp, self.path)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise storage_error(exc, self.path) from exc
+            raise
+        _fsync_dir(self.path.parent)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop what was written."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        Path(self._tmp).unlink(missing_ok=True)
+
+
+def write_partitioned(folder: Path, frame: pd.DataFrame, partition: str = "scenario") -> Path:
+    """A hive-partitioned Parquet folder (``scenario=<name>/part-0.parquet``), swapped in whole."""
+    folder = Path(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, folder) from exc
+    writer = PartitionedWriter(folder, partition)
+    writer.add(frame)
+    return writer.commit()
 
 
 def remove_stale_temps(folder: Path, names: set[str] | None = None) -> list[Path]:

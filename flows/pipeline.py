@@ -30,12 +30,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import outputs, runfolder
 from flows.baseline_cache import cached_forecast
-from flows.compute import ScenarioOutputs, concat_pipeline_tables, fleet_from_inputs, run_scenario
+from flows.compute import ScenarioOutputs, fleet_from_inputs, run_scenario
 from flows.datastate import SHORT, inputs_hash
 from flows.errors import GridcastError, InputError
 from flows.params import RunParams
 from flows.planned import add_planned_files, check_planned
 from flows.procs import this_process
+from flows.run_sink import PARTITIONED, SINGLE_FILE, RunSink
 from flows.scenarios import REFERENCE_SCENARIO, LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_WAREHOUSE, PROJECT_ROOT
@@ -126,13 +127,30 @@ def fleet_task(inputs: InputTables) -> tuple[pd.DataFrame, Fleet]:
 @task(name="scenario", **_CPU)
 def scenario_task(inputs: InputTables, loaded: LoadedScenario, baseline: Baseline, draws: int, seed: int,
                   threshold: float, fleet: Fleet | None = None,
-                  hourly_years: tuple[int, ...] | None = None) -> ScenarioOutputs:
-    """Central run, Monte Carlo draws and summaries of one scenario."""
+                  hourly_years: tuple[int, ...] | None = None,
+                  near: pd.DataFrame | None = None) -> tuple[ScenarioOutputs, pd.DataFrame]:
+    """Central run, Monte Carlo draws and summaries of one scenario, and its centres' hubs."""
     t0 = time.perf_counter()
     out = run_scenario(inputs, loaded.scenario, baseline, n_draws=draws, seed=seed, threshold=threshold,
                        fleet=fleet, hourly_years=hourly_years)
     out.timings_s["simulate"] = time.perf_counter() - t0
-    return out
+    return out, hub_assignment(inputs, loaded, near)
+
+
+def hub_assignment(inputs: InputTables, loaded: LoadedScenario, near: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per centre: the hub it is assigned to under the scenario's central radius.
+
+    At 1M centres and ten scenarios that is 10M rows, so the text columns are categoricals
+    (a few bytes a row, dictionary-encoded in Parquet).
+    """
+    radius = loaded.scenario.hubs.assignment_radius_km[1]
+    h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, radius, near)
+    h["center_id"] = pd.Categorical(inputs.compute_centers["center_id"].astype(str))
+    h["assigned_hub_id"] = h["assigned_hub_id"].astype("category")
+    h["assignment"] = h["assignment"].astype("category")
+    h.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(h), dtype=np.int8), [loaded.name]))
+    h.insert(2, "region_id", pd.Categorical(inputs.compute_centers["region_id"].astype(str)))
+    return h
 
 
 @task(name="write-outputs", **_IO)
@@ -142,7 +160,7 @@ def write_outputs_task(run_dir: Path, tables: dict[str, pd.DataFrame]) -> list[s
     for name, frame in tables.items():
         if frame is None or frame.empty:
             continue
-        if name in ("forecast", "regional", "hourly", "pipeline"):
+        if name in ("forecast", "regional"):
             outputs.write_partitioned(run_dir / name, frame, "scenario")
         else:
             outputs.write_parquet(run_dir / f"{name}.parquet", frame)
@@ -209,6 +227,9 @@ def _resolve_out(params: RunParams, run_id: str) -> tuple[Path, Path | None]:
         return run_dir, Path(params.out_root)
     return runfolder.claim_out(Path(params.out), run_id, params.overwrite), None
 
+
+#: Names the streamed tables may take in the run folder (planned before the first is written).
+STREAMED_NAMES = {*PARTITIONED, *(f"{n}.parquet" for n in SINGLE_FILE)}
 
 # Two workers, one per core: the scenario tasks are numpy-bound, and running every scenario at
 # once (Prefect's default pool) only multiplies peak memory (ten scenarios: 2.9 GB vs 1.x GB).
@@ -280,32 +301,49 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         _say(params, f"forecasting {len(scenarios)} scenarios x {params.draws} draws")
         futures = [
             scenario_task.submit(inputs, s, _align_baseline(base, fleet.region_ids, s.scenario.years),
-                                 params.draws, params.seed, params.rise_threshold, fleet, params.hourly_years)
+                                 params.draws, params.seed, params.rise_threshold, fleet, params.hourly_years,
+                                 near)
             for s in scenarios
         ]
-        results = [f.result() for f in futures]
-        lap("forecast")
-        hours_notes = list(dict.fromkeys(n for r in results for n in r.hours_notes))
-        for note in hours_notes:
-            _say(params, note)
-        out_tables = _collect(results, base, inputs, scenarios, near)
-        names = _output_names(out_tables)
-        runfolder.plan_outputs(run_dir, run_id, names)
-        _say(params, f"writing Parquet to {run_dir} and the report alongside")
-        # The report renders from the tables in memory, so it need not wait for the Parquet.
-        # Only the local runner writes on a thread here: a Dask worker may be another
-        # machine, where run_dir does not exist.
-        local = params.runner == "local"
-        written = write_outputs_task.submit(run_dir, out_tables) if local else None
-        if not local:
-            write_outputs_task(run_dir, out_tables)
-        meta = {**record, "hours_notes": hours_notes, "timings_s": timings, "versions": _versions(),
-                "scenarios": {s.name: {"description": s.scenario.description, "chain": list(s.chain),
-                                        "resolved": s.scenario.model_dump(mode="json")} for s in scenarios}}
-        report_task(run_dir, inputs, out_tables, meta)
-        if written is not None:
-            written.result()
-        lap("write_and_report")
+        # Each scenario's big tables are written as soon as it is done, while the others are
+        # still computed, and freed: the run never holds all ten (flows/run_sink.py).
+        sink = RunSink(run_dir, [s.name for s in scenarios])
+        runfolder.plan_outputs(run_dir, run_id, STREAMED_NAMES)
+        results = []
+        try:
+            for s, future in zip(scenarios, futures, strict=True):
+                out, hubs = future.result()
+                sink.take(s.name, {"hourly": out.hourly, "pipeline": out.pipeline, "hub_assignment": hubs})
+                out.hourly = out.pipeline = None
+                del hubs
+                results.append(out)
+                _say(params, f"  {s.name}: done ({len(results)}/{len(scenarios)})")
+            lap("forecast")
+            hours_notes = list(dict.fromkeys(n for r in results for n in r.hours_notes))
+            for note in hours_notes:
+                _say(params, note)
+            out_tables = _collect(results, base)
+            names = _output_names(out_tables) | sink.names()
+            runfolder.plan_outputs(run_dir, run_id, names)
+            _say(params, f"writing Parquet to {run_dir} and the report alongside")
+            # The report renders from the tables in memory, so it need not wait for the Parquet.
+            # Only the local runner writes on a thread here: a Dask worker may be another
+            # machine, where run_dir does not exist.
+            local = params.runner == "local"
+            written = write_outputs_task.submit(run_dir, out_tables) if local else None
+            if not local:
+                write_outputs_task(run_dir, out_tables)
+            meta = {**record, "hours_notes": hours_notes, "timings_s": timings, "versions": _versions(),
+                    "scenarios": {s.name: {"description": s.scenario.description, "chain": list(s.chain),
+                                            "resolved": s.scenario.model_dump(mode="json")} for s in scenarios}}
+            report_task(run_dir, inputs, {**out_tables, "pipeline": sink.report_pipeline()}, meta)
+            if written is not None:
+                written.result()
+            sink.commit()
+            lap("write_and_report")
+        except BaseException:
+            sink.abort()
+            raise
         record.update(state="COMPLETED", finished_at=datetime.now(UTC).isoformat(), timings_s=timings)
         outputs.write_json(run_dir / "run.json", {**meta, **record})
         runfolder.finish(run_dir, run_id, names)
@@ -342,30 +380,16 @@ def _safe_record(params: RunParams, record: dict[str, Any]) -> None:
         pass
 
 
-def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: InputTables,
-             scenarios: list[LoadedScenario], near: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def _collect(results: list[ScenarioOutputs], base: BaselineResult) -> dict[str, pd.DataFrame]:
+    """The scenarios' tables the run keeps in memory, each concatenated (the big ones were streamed)."""
     def cat(attr: str) -> pd.DataFrame | None:
         frames = [getattr(r, attr) for r in results if getattr(r, attr) is not None]
         frames = [f for f in frames if not f.empty]
         out = pd.concat(frames, ignore_index=True) if frames else None
-        for r in results:  # the run keeps the concatenated table only (100k planned rows: ~0.3 GB each)
+        for r in results:  # the run keeps the concatenated table only
             setattr(r, attr, None)
         return out
 
-    radius = {s.name: s.scenario.hubs.assignment_radius_km[1] for s in scenarios}
-    hub_frames = []
-    # One row per centre and scenario: at 1M centres and ten scenarios that is 10M rows, so the
-    # text columns are categoricals (a few bytes a row, dictionary-encoded in Parquet).
-    centre_ids = pd.Categorical(inputs.compute_centers["center_id"].astype(str))
-    region_ids = pd.Categorical(inputs.compute_centers["region_id"].astype(str))
-    for name, r in radius.items():
-        h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, r, near)
-        h["center_id"] = centre_ids
-        h["assigned_hub_id"] = h["assigned_hub_id"].astype("category")
-        h["assignment"] = h["assignment"].astype("category")
-        h.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(h), dtype=np.int8), [name]))
-        h.insert(2, "region_id", region_ids)
-        hub_frames.append(h)
     return {
         "forecast": cat("forecast"),
         "regional": cat("regional"),
@@ -376,27 +400,11 @@ def _collect(results: list[ScenarioOutputs], base: BaselineResult, inputs: Input
         "sensitivity": cat("sensitivity"),
         "coincident_peak": cat("coincident"),
         "costs": cat("costs"),
-        "hourly": cat("hourly"),
         "headroom": cat("headroom"),
         "peaks": cat("peaks"),
-        "pipeline": concat_pipeline_tables(results),
         "baseline": base.forecast,
         "backtest": base.backtest,
-        "hub_assignment": _concat_categorical(hub_frames),
     }
-
-
-def _concat_categorical(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate frames whose categorical columns may have different categories, keeping them categorical."""
-    from pandas.api.types import union_categoricals
-
-    out = {}
-    for col in frames[0].columns:
-        if isinstance(frames[0][col].dtype, pd.CategoricalDtype):
-            out[col] = union_categoricals([f[col] for f in frames])
-        else:
-            out[col] = np.concatenate([f[col].to_numpy() for f in frames])
-    return pd.DataFrame(out)
 
 
 def _dask_task_runner(address: str | None):  # noqa: ANN202 - prefect_dask is an optional extra
