@@ -35,7 +35,7 @@ from flows.datastate import SHORT, inputs_hash
 from flows.errors import GridcastError, InputError
 from flows.params import RunParams
 from flows.planned import add_planned_files, check_planned
-from flows.procs import this_process
+from flows.procs import release_freed_memory, this_process
 from flows.run_sink import PARTITIONED, SINGLE_FILE, RunSink
 from flows.scenarios import REFERENCE_SCENARIO, LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
@@ -140,14 +140,11 @@ def scenario_task(inputs: InputTables, loaded: LoadedScenario, baseline: Baselin
 def hub_assignment(inputs: InputTables, loaded: LoadedScenario, near: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per centre: the hub it is assigned to under the scenario's central radius.
 
-    At 1M centres and ten scenarios that is 10M rows, so the text columns are categoricals
-    (a few bytes a row, dictionary-encoded in Parquet).
+    At 1M centres and ten scenarios that is 10M rows: ``center_id`` is the input's own column
+    (no copy) and the other text columns are categoricals (a few bytes a row).
     """
     radius = loaded.scenario.hubs.assignment_radius_km[1]
     h = assign_hubs(inputs.compute_centers, inputs.hub_nodes, radius, near)
-    h["center_id"] = pd.Categorical(inputs.compute_centers["center_id"].astype(str))
-    h["assigned_hub_id"] = h["assigned_hub_id"].astype("category")
-    h["assignment"] = h["assignment"].astype("category")
     h.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(h), dtype=np.int8), [loaded.name]))
     h.insert(2, "region_id", pd.Categorical(inputs.compute_centers["region_id"].astype(str)))
     return h
@@ -311,11 +308,13 @@ def forecast_flow(params: RunParams, run_id: str | None = None) -> str:
         runfolder.plan_outputs(run_dir, run_id, STREAMED_NAMES)
         results = []
         try:
-            for s, future in zip(scenarios, futures, strict=True):
-                out, hubs = future.result()
+            for i, s in enumerate(scenarios):
+                out, hubs = futures[i].result()
+                futures[i] = None  # a finished future holds its result: let the big tables go
                 sink.take(s.name, {"hourly": out.hourly, "pipeline": out.pipeline, "hub_assignment": hubs})
                 out.hourly = out.pipeline = None
                 del hubs
+                release_freed_memory()
                 results.append(out)
                 _say(params, f"  {s.name}: done ({len(results)}/{len(scenarios)})")
             lap("forecast")
