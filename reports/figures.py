@@ -7,7 +7,9 @@ that comes from input goes through ``label`` (HTML entities, which plotly shows 
 from __future__ import annotations
 
 import html
+import json
 import math
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,9 @@ __all__ = [
     "scenario_colours",
     "headline_figure",
     "small_multiples_figure",
+    "plotly_template",
+    "grid_layout",
+    "styled_layout",
     "comparison_figure",
     "tornado_figure",
     "rise_odds_figure",
@@ -72,6 +77,69 @@ def styled(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_xaxes(**_AXIS)
     fig.update_yaxes(**_AXIS)
     return fig
+
+
+@cache
+def _template_json(name: str) -> str:
+    return json.dumps(json.loads(go.Figure(layout={"template": name}).to_json())["layout"]["template"])
+
+
+def plotly_template(name: str = "plotly_white") -> dict:
+    """A plotly template as the figure JSON carries it (a fresh copy; built once per process)."""
+    return json.loads(_template_json(name))
+
+
+def styled_layout(title: str, height: int, axes: list[str], **extra: object) -> dict:
+    """``styled`` for a figure built as plain JSON: base layout, title, height, the axes styled.
+
+    ``axes`` are the layout keys of the axes (``xaxis``, ``yaxis2``...); ``extra`` is merged
+    on top (a dict value into the same key's dict). The plotly_white template is included.
+    """
+    layout: dict = {key: dict(value) if isinstance(value, dict) else value for key, value in _BASE_LAYOUT.items()}
+    layout |= {"title": {"text": title, "x": 0.01}, "height": height}
+    for axis in axes:
+        layout[axis] = dict(_AXIS)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(layout.get(key), dict):
+            layout[key] = {**layout[key], **value}
+        else:
+            layout[key] = value
+    layout["template"] = plotly_template()
+    return layout
+
+
+def grid_layout(rows: int, cols: int, titles: list[str], horizontal_spacing: float, vertical_spacing: float,
+                title_font: dict | None = None) -> tuple[dict, list[tuple[str, str]]]:
+    """The axes and title annotations ``make_subplots`` (top-left start) lays out, as plain JSON.
+
+    The same arithmetic as plotly's, so the domains are the very same floats. Returns the
+    layout part (``xaxisN``/``yaxisN`` with domain and anchor, ``annotations``) and each
+    cell's (xaxis, yaxis) trace reference, row by row.
+    """
+    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
+    heights = [(1.0 - vertical_spacing * (rows - 1)) / rows] * rows
+    grid = [[(sum(widths[:c]) + c * horizontal_spacing, sum(heights[:r]) + r * vertical_spacing)
+             for c in range(cols)] for r in range(rows)[::-1]]
+    layout: dict = {}
+    refs, annotations = [], []
+    for r in range(rows):
+        for c in range(cols):
+            x0 = grid[r][c][0]
+            x_domain = [max(0.0, x0), min(1.0, x0 + widths[c])]
+            y_s, y_e = grid[r][c][1], grid[r][c][1] + heights[-1 - r]
+            y_domain = [max(0.0, min(y_s, 1.0)), max(0.0, min(y_e, 1.0))]
+            k = r * cols + c + 1
+            n = "" if k == 1 else str(k)
+            layout[f"xaxis{n}"] = {"anchor": f"y{n}", "domain": x_domain}
+            layout[f"yaxis{n}"] = {"anchor": f"x{n}", "domain": y_domain}
+            refs.append((f"x{n}", f"y{n}"))
+            i = k - 1
+            if i < len(titles) and titles[i]:
+                annotations.append({"font": dict(title_font or {"size": 16}), "showarrow": False,
+                                    "text": titles[i], "x": sum(x_domain) / 2.0, "xanchor": "center",
+                                    "xref": "paper", "y": y_domain[1], "yanchor": "bottom", "yref": "paper"})
+    layout["annotations"] = annotations
+    return layout, refs
 
 
 def add_band(fig: go.Figure, x_high: object, high: object, x_low: object, low: object, *, fillcolor: str,
@@ -186,47 +254,69 @@ def _add_published(fig: go.Figure, estimates: pd.DataFrame) -> None:
 
 def small_multiples_figure(
     regional: pd.DataFrame, regions: pd.DataFrame, cols: int = 6
-) -> go.Figure:
-    """One panel per province: central facility TWh over time, one line per scenario."""
+) -> dict:
+    """One panel per province: central facility TWh over time, one line per scenario.
+
+    Plotly figure JSON (plain dicts, for ``page.chart_from_spec``): 31 panels x the
+    scenarios' lines would take seconds as plotly objects.
+    """
     scenarios = scenarios_of(regional)
     colours = scenario_colours(scenarios)
-    mid = central(regional).assign(region_id=lambda f: f["region_id"].astype(str))
-    ids = sorted(mid["region_id"].unique())
+    mid = central(regional)
+    rid_all = mid["region_id"].astype(str).to_numpy()
+    scen_all = mid["scenario"].astype(str).to_numpy()
+    ids = sorted(set(rid_all))
     names = region_names(regions)
     rows = max(1, math.ceil(len(ids) / cols))
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[f"{label(r)} {label(names.get(r, ''))}" for r in ids],
-        horizontal_spacing=0.035,
-        vertical_spacing=min(0.3 / rows, 0.08),
+    layout, refs = grid_layout(
+        rows,
+        cols,
+        [f"{label(r)} {label(names.get(r, ''))}" for r in ids],
+        0.035,
+        min(0.3 / rows, 0.08),
+        title_font={"size": 11},
     )
+    # each (province, scenario) line, its rows in year order (a stable sort, as _series does)
+    order = np.argsort(mid["year"].to_numpy(), kind="stable")
+    year_all = mid["year"].to_numpy()[order].tolist()
+    value_all = mid["facility_energy_twh"].to_numpy(dtype=float)[order]
+    value_all = [None if math.isnan(v) else v for v in value_all.tolist()]
+    lines: dict[tuple[str, str], list[int]] = {}
+    for pos, (r, s) in enumerate(zip(rid_all[order].tolist(), scen_all[order].tolist(), strict=True)):
+        lines.setdefault((r, s), []).append(pos)
+    data = []
     for i, rid in enumerate(ids):
-        row, col = divmod(i, cols)
-        part = mid.loc[mid["region_id"] == rid]
+        xref, yref = refs[i]
         for s in scenarios:
-            line = _series(part, s, "facility_energy_twh")
-            fig.add_scatter(
-                x=line["year"],
-                y=line["facility_energy_twh"],
-                mode="lines",
-                name=label(s),
-                legendgroup=label(s),
-                showlegend=i == 0,
-                line={"color": colours[s], "width": 1.6},
-                hovertemplate=f"{label(rid)} {label(s)}<br>%{{x}}: %{{y:,.2f}} TWh<extra></extra>",
-                row=row + 1,
-                col=col + 1,
-            )
-    fig.update_annotations(font_size=11)
-    fig.update_xaxes(tickfont_size=9, nticks=4)
-    fig.update_yaxes(tickfont_size=9, nticks=4, rangemode="tozero")
-    styled(fig, "Facility electricity by province, TWh/yr (central)", 130 + 165 * rows)
-    fig.update_layout(
+            at = lines.get((rid, s), [])
+            data.append({
+                "hovertemplate": f"{label(rid)} {label(s)}<br>%{{x}}: %{{y:,.2f}} TWh<extra></extra>",
+                "legendgroup": label(s),
+                "line": {"color": colours[s], "width": 1.6},
+                "mode": "lines",
+                "name": label(s),
+                "showlegend": i == 0,
+                "x": [year_all[p] for p in at],
+                "y": [value_all[p] for p in at],
+                "type": "scatter",
+                "xaxis": xref,
+                "yaxis": yref,
+            })
+    axes = [k for k in layout if k.startswith(("xaxis", "yaxis"))]
+    full = styled_layout(
+        "Facility electricity by province, TWh/yr (central)",
+        130 + 165 * rows,
+        [],
         legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.0},
-        margin={"b": 80, "t": 70},
     )
-    return fig
+    full["margin"] = {**full["margin"], "b": 80, "t": 70}
+    for axis in axes:
+        extra = {"tickfont": {"size": 9}, "nticks": 4}
+        if axis.startswith("yaxis"):
+            extra["rangemode"] = "tozero"
+        full[axis] = {**layout[axis], **extra, **_AXIS}
+    full["annotations"] = layout["annotations"]
+    return {"data": data, "layout": full}
 
 
 def comparison_figure(national: pd.DataFrame, years: list[int]) -> go.Figure:

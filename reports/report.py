@@ -31,7 +31,7 @@ from reports.inputs import (
     years_of,
 )
 from reports.map import province_map_figure
-from reports.page import Section, TableGroup, Text, chart, render_page, write_page
+from reports.page import Section, TableGroup, Text, chart, chart_from_spec, render_page, write_page
 from reports.tables import (
     Table,
     frame_table,
@@ -286,7 +286,7 @@ def _provinces_section(inputs: ReportInputs) -> Section:
         "provinces",
         "Provinces",
         [
-            chart(
+            chart_from_spec(
                 "fig-provinces",
                 fig,
                 "One panel per province, central facility electricity per scenario "

@@ -38,15 +38,28 @@ class _Values:
     """
 
     def __init__(self, regional: pd.DataFrame) -> None:
-        self._rows: dict[tuple[str, str, int], dict] = {}
+        self._rows: dict[tuple[str, str, int], tuple[int, int]] = {}
+        self._frames: list[pd.DataFrame] = []
+        self._columns: dict[tuple[int, str], list] = {}
         for stat, frame in (("mid", central(regional)), ("p10", stat_rows(regional, "p10")),
                             ("p90", stat_rows(regional, "p90"))):
-            for rec in frame.to_dict("records"):
-                self._rows[(stat, str(rec["scenario"]), int(rec["year"]))] = rec
+            k = len(self._frames)
+            self._frames.append(frame)
+            keys = zip(frame["scenario"].astype(str).tolist(), frame["year"].astype(int).tolist(), strict=True)
+            for pos, (scenario, year) in enumerate(keys):
+                self._rows[(stat, scenario, year)] = (k, pos)
+
+    def _column(self, k: int, column: str) -> list | None:
+        key = (k, column)
+        if key not in self._columns:
+            frame = self._frames[k]
+            self._columns[key] = frame[column].astype(object).tolist() if column in frame.columns else None
+        return self._columns[key]
 
     def __call__(self, stat: str, scenario: str, year: int, column: str) -> float:
-        rec = self._rows.get((stat, scenario, int(year)))
-        value = None if rec is None else rec.get(column)
+        at = self._rows.get((stat, scenario, int(year)))
+        values = None if at is None else self._column(at[0], column)
+        value = None if values is None else values[at[1]]
         return float(value) if value is not None and pd.notna(value) else float("nan")
 
     def series(self, stat: str, scenario: str, years: list[int], column: str) -> list[float | None]:
@@ -63,12 +76,16 @@ def _turning(inputs: ReportInputs, rid: str) -> pd.DataFrame:
 
 
 def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame,
-                   lang: str = "en") -> list[str]:
-    """One sentence per scenario: the path, its range, the turning point and the peak."""
+                   lang: str = "en", value: _Values | None = None, tps: pd.DataFrame | None = None) -> list[str]:
+    """One sentence per scenario: the path, its range, the turning point and the peak.
+
+    ``value`` and ``tps`` (the province's regional values and turning points) are built
+    from ``regional`` and ``inputs`` when not given.
+    """
     years = milestone_years(regional)
     end = years[-1]
-    value = _Values(regional)
-    tps = _turning(inputs, rid)
+    value = _Values(regional) if value is None else value
+    tps = _turning(inputs, rid) if tps is None else tps
     lines = []
     for s in scenarios_of(regional):
         values = [(y, value("mid", s, y, "facility_energy_twh")) for y in years]
@@ -146,11 +163,12 @@ def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[in
 
 
 def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str,
-           odds: dict[tuple[str, str, int], float] | None = None) -> Table:
+           odds: dict[tuple[str, str, int], float] | None = None, value: _Values | None = None,
+           tps: pd.DataFrame | None = None) -> Table:
     years = milestone_years(regional)
     end = years[-1]
-    value = _Values(regional)
-    tps = _turning(inputs, rid)
+    value = _Values(regional) if value is None else value
+    tps = _turning(inputs, rid) if tps is None else tps
     odds = _odds(inputs) if odds is None else odds
     by_year = 2030 if 2030 in years else end
     columns = [("scenario", False)] + [(f"{y} TWh", True) for y in years]
@@ -203,18 +221,24 @@ def section(inputs: ReportInputs, lang: str = "en") -> Section | None:
         f = f.loc[f["scenario"].astype(str) == scenarios[0]]
         workloads = {str(k): g for k, g in f.groupby(f["region_id"].astype(str), sort=False)}
     odds = _odds(inputs)
+    all_tps = inputs.turning_points
+    tps_rid = all_tps["region_id"].astype(str)
+    turning = {str(k): g.set_index(g["scenario"].astype(str)) for k, g in all_tps.groupby(tps_rid, sort=False)}
+    empty_tps = _turning(inputs, "\0")
     options, panes = [], []
     for i, row in enumerate(regions.to_dict("records")):
         rid = str(row["region_id"])
         name = province_label(pd.Series(row))
         mine = by_region[rid]
-        spec = _figure_spec(name, _Values(mine), scenarios, years, workloads.get(rid), layout)
+        value = _Values(mine)
+        tps = turning.get(rid, empty_tps)
+        spec = _figure_spec(name, value, scenarios, years, workloads.get(rid), layout)
         blocks: list[Chart | Table | Text] = [
-            Text(province_story(rid, name, inputs, mine, lang), bullets=True),
+            Text(province_story(rid, name, inputs, mine, lang, value, tps), bullets=True),
             chart_from_spec(f"fig-province-{i}", spec,
                             f"{name}: facility electricity by scenario with its p10–p90 range; the first "
                             "scenario by workload, with its compute peak load."),
-            _table(rid, inputs, mine, f"province-{i}", odds),
+            _table(rid, inputs, mine, f"province-{i}", odds, value, tps),
         ]
         options.append(name)
         panes.append(blocks)
