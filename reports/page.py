@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
-from reports.figures import FONT_STACK
+from reports.figures import FONT_STACK, plotly_template
 from reports.tables import Table
 
 __all__ = ["Chart", "PaneGroup", "Section", "TableGroup", "Text", "chart", "chart_from_spec", "write_page"]
@@ -96,9 +98,16 @@ class Section:
 def chart(
     div_id: str, fig: go.Figure, caption: str, alternatives: list[Table] | None = None
 ) -> Chart:
-    """Wrap a figure; its JSON is plotly's own, which escapes ``<``, ``>`` and ``/``."""
-    fig.update_layout(template="plotly_white")
-    payload = fig.to_json()
+    """Wrap a figure; its JSON is plotly's own, which escapes ``<``, ``>`` and ``/``.
+
+    The figure is drawn with the plotly_white template, put into the JSON as plotly would
+    (``fig.update_layout(template=...)`` copies the template through plotly's validators).
+    """
+    spec = fig.to_dict()
+    spec["layout"]["template"] = plotly_template("plotly_white")
+    for trace in spec.get("data", []):
+        trace.pop("uid", None)  # as fig.to_json does
+    payload = to_json_plotly(spec)
     if "</" in payload or "<!--" in payload:  # plotly's encoder promises this cannot happen
         raise ValueError(f"figure {div_id}: JSON contains raw markup")
     height = int(fig.layout.height or 450)
@@ -140,12 +149,18 @@ def _plotly_js() -> Markup:
 
 
 def render_page(template: str, **context: object) -> str:
-    """The page's HTML, with the CSP nonce derived from the page itself."""
+    """The page's HTML, with the CSP nonce derived from the page itself.
+
+    Rendered once, with a random placeholder where the nonce goes (128 random bits: no input
+    can contain it): the page with the placeholder removed is the page rendered without a
+    nonce, whose hash is the nonce.
+    """
     tmpl = _environment().get_template(template)
     common = {"plotly_js": _plotly_js(), "plotly_config": _PLOTLY_CONFIG, "font_stack": FONT_STACK}
-    draft = tmpl.render(nonce="", **common, **context)
-    nonce = hashlib.sha256(draft.encode("utf-8")).hexdigest()[:32]
-    return tmpl.render(nonce=nonce, **common, **context)
+    placeholder = secrets.token_hex(16)
+    page = tmpl.render(nonce=placeholder, **common, **context)
+    nonce = hashlib.sha256(page.replace(placeholder, "").encode("utf-8")).hexdigest()[:32]
+    return page.replace(placeholder, nonce)
 
 
 def write_page(path: Path, page: str) -> Path:
