@@ -114,7 +114,7 @@ def chart(
     return Chart(div_id, Markup(payload), height, caption, alternatives or [])
 
 
-_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "/": "\\/"})
+_JSON_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("/", "\\/"))
 
 
 def chart_from_spec(div_id: str, spec: dict, caption: str, alternatives: list[Table] | None = None) -> Chart:
@@ -125,7 +125,8 @@ def chart_from_spec(div_id: str, spec: dict, caption: str, alternatives: list[Ta
     ``/`` never appear raw, so no string can close the ``<script>`` it is embedded in.
     """
     payload = json.dumps(spec, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    payload = payload.translate(_JSON_ESCAPES)
+    for raw, escaped in _JSON_ESCAPES:  # str.replace: many times faster than str.translate
+        payload = payload.replace(raw, escaped)
     height = int(spec.get("layout", {}).get("height") or 450)
     return Chart(div_id, Markup(payload), height, caption, alternatives or [])
 
