@@ -20,6 +20,7 @@ from plotly.subplots import make_subplots
 from reports.inputs import (
     NATIONAL_ID,
     central,
+    pivot_first,
     published_estimates,
     region_names,
     scenarios_of,
@@ -455,7 +456,7 @@ def rise_odds_figure(rise_odds: pd.DataFrame, regions: pd.DataFrame) -> go.Figur
         for k, s in enumerate(scenarios):
             grid = (
                 provinces.loc[provinces["scenario"].astype(str) == s]
-                .pivot_table(index="region_id", columns="year", values="p_started", aggfunc="first")
+                .pipe(pivot_first, "region_id", "year", "p_started")
                 .sort_index()
             )
             fig.add_heatmap(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["ReportInputs", "MILESTONE_YEAR", "PUBLISHED_COLUMNS", "PUBLISHED_METRIC", "NATIONAL_ID"]
+__all__ = ["pivot_first", "ReportInputs", "MILESTONE_YEAR", "PUBLISHED_COLUMNS", "PUBLISHED_METRIC", "NATIONAL_ID"]
 
 #: The year planners and published studies quote most; shown beside base and end year.
 MILESTONE_YEAR = 2030
@@ -127,3 +128,28 @@ def _describe(value: object) -> str:
     if isinstance(value, dict):
         return str(value.get("description", ""))
     return str(value)
+
+
+def pivot_first(
+    frame: pd.DataFrame, index: str | pd.Series, columns: str, values: str
+) -> pd.DataFrame:
+    """``frame.pivot_table(index=, columns=, values=, aggfunc="first")`` for a numeric ``values``.
+
+    The same table (sorted row and column keys; a cell's first non-missing value; keys with
+    no value left out) without pandas' groupby machinery, which costs milliseconds per call
+    and the report pivots dozens of small frames. ``index`` is a column name or a Series
+    aligned with ``frame``.
+    """
+    keys = frame[index] if isinstance(index, str) else index
+    cols = frame[columns]
+    val = pd.to_numeric(frame[values]).to_numpy(dtype=float, na_value=np.nan)
+    keep = ~np.isnan(val) & keys.notna().to_numpy() & cols.notna().to_numpy()
+    keys, cols, val = keys[keep], cols[keep], val[keep]
+    row_index = pd.Index(pd.unique(keys), name=keys.name).sort_values()
+    col_index = pd.Index(pd.unique(cols), name=columns).sort_values()
+    r = row_index.get_indexer(keys)
+    c = col_index.get_indexer(cols)
+    grid = np.full((len(row_index), len(col_index)), np.nan)
+    cells, first = np.unique(r * len(col_index) + c, return_index=True)
+    grid.flat[cells] = val[first]
+    return pd.DataFrame(grid, index=row_index, columns=col_index)

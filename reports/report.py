@@ -22,6 +22,7 @@ from reports.inputs import (
     ReportInputs,
     central,
     milestone_years,
+    pivot_first,
     present,
     published_estimates,
     region_names,
@@ -246,9 +247,7 @@ def _where_section(inputs: ReportInputs) -> Section:
 def _peak_table(inputs: ReportInputs, year: int) -> Table:
     mid = central(inputs.regional)
     mid = mid.loc[mid["year"] == year].assign(region_id=lambda f: f["region_id"].astype(str))
-    frame = mid.pivot_table(
-        index="region_id", columns="scenario", values="peak_load_mw", aggfunc="first"
-    )
+    frame = pivot_first(mid, "region_id", "scenario", "peak_load_mw")
     frame.columns = [f"{c} peak MW" for c in frame.columns]
     meta = inputs.regions.assign(region_id=inputs.regions["region_id"].astype(str)).set_index(
         "region_id"
@@ -266,9 +265,7 @@ def _provinces_section(inputs: ReportInputs) -> Section:
     mid = central(inputs.regional)
     series = []
     for i, s in enumerate(scenarios):
-        grid = mid.loc[mid["scenario"].astype(str) == s].pivot_table(
-            index="region_id", columns="year", values="facility_energy_twh", aggfunc="first"
-        )
+        grid = pivot_first(mid.loc[mid["scenario"].astype(str) == s], "region_id", "year", "facility_energy_twh")
         grid.columns = [str(y) for y in grid.columns]
         series.append(
             frame_table(
@@ -449,9 +446,7 @@ def _coincident_section(inputs: ReportInputs) -> Section:
     tables = []
     for i, s in enumerate(scenarios):
         part = co.loc[co["scenario"].astype(str) == s]
-        wide = part.loc[part["year"].isin(years)].pivot_table(
-            index="region_id", columns="year", values="compute_peak_contribution_mw", aggfunc="first"
-        )
+        wide = pivot_first(part.loc[part["year"].isin(years)], "region_id", "year", "compute_peak_contribution_mw")
         wide.columns = [f"{y} compute adds MW" for y in wide.columns]
         last = part.loc[part["year"] == end].set_index("region_id")
         wide[f"{end} system peak MW"] = last["system_peak_mw"]

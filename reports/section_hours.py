@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from reports.figures import label, styled
-from reports.inputs import ReportInputs, present, region_names, scenarios_of
+from reports.inputs import ReportInputs, pivot_first, present, region_names, scenarios_of
 from reports.page import Section, TableGroup, Text, chart
 from reports.tables import frame_table
 
@@ -27,13 +27,16 @@ def _year(peaks: pd.DataFrame) -> tuple[int, int]:
 
 def _band(frame: pd.DataFrame, col: str) -> pd.Series:
     """'p50 (p10–p90)' text per region for one column."""
-    wide = frame.pivot_table(index="region_id", columns="stat", values=col, aggfunc="first")
-    def show(r: pd.Series) -> str:
-        if any(pd.isna(r.get(k)) for k in ("p10", "p50", "p90")):  # no draws (or the national row)
-            return "–" if pd.isna(r.get("central")) else f"{r['central']:,.0f} (central only)"
-        return f"{r['p50']:,.0f} ({r['p10']:,.0f}–{r['p90']:,.0f})"
+    wide = pivot_first(frame, "region_id", "stat", col)
+    p10, p50, p90, mid = (wide[k].tolist() if k in wide.columns else [float("nan")] * len(wide)
+                          for k in ("p10", "p50", "p90", "central"))
 
-    return wide.apply(show, axis=1)
+    def show(lo: float, med: float, hi: float, cen: float) -> str:
+        if any(pd.isna(v) for v in (lo, med, hi)):  # no draws (or the national row)
+            return "–" if pd.isna(cen) else f"{cen:,.0f} (central only)"
+        return f"{med:,.0f} ({lo:,.0f}–{hi:,.0f})"
+
+    return pd.Series([show(*v) for v in zip(p10, p50, p90, mid, strict=True)], index=wide.index, dtype=object)
 
 
 def _peaks_table(peaks: pd.DataFrame, scenario: str, year: int, base: int, names: dict[str, str], i: int):
@@ -80,12 +83,10 @@ def _flex_table(peaks: pd.DataFrame, year: int, names: dict[str, str]):
 def _headroom_frame(headroom: pd.DataFrame, regional: pd.DataFrame, scenario: str, year: int,
                     base: int, names: dict[str, str]) -> pd.DataFrame:
     room = headroom.loc[(headroom["scenario"].astype(str) == scenario) & (headroom["year"] == year)]
-    wide = room.pivot_table(index=room["region_id"].astype(str), columns="curtailment_limit",
-                            values="headroom_mw", aggfunc="first")
+    wide = pivot_first(room, room["region_id"].astype(str), "curtailment_limit", "headroom_mw")
     wide.columns = [f"headroom at {c:.2%} MW" for c in wide.columns]
     reg = regional.loc[(regional["scenario"].astype(str) == scenario) & (regional["stat"].astype(str) == "central")]
-    reg = reg.assign(region_id=reg["region_id"].astype(str)).pivot_table(
-        index="region_id", columns="year", values="facility_energy_twh", aggfunc="first")
+    reg = pivot_first(reg.assign(region_id=reg["region_id"].astype(str)), "region_id", "year", "facility_energy_twh")
     growth = (reg[year] - reg[base]) * 1e6 / 8760 if year in reg and base in reg else pd.Series(dtype=float)
     wide[f"forecast compute growth {base}-{year} avg MW"] = growth.reindex(wide.index)
     wide.insert(0, "name", wide.index.map(lambda r: names.get(r, r)))

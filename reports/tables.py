@@ -16,6 +16,7 @@ from reports.inputs import (
     NATIONAL_ID,
     central,
     milestone_years,
+    pivot_first,
     region_names,
     stat_rows,
 )
@@ -146,9 +147,7 @@ def regional_table(
     end = years[-1]
     rows_of = regional.loc[regional["scenario"].astype(str) == scenario]
     mid = central(rows_of)
-    energy = mid.pivot_table(
-        index="region_id", columns="year", values="facility_energy_twh", aggfunc="first"
-    )
+    energy = pivot_first(mid, "region_id", "year", "facility_energy_twh")
     last = mid.loc[mid["year"] == end].set_index("region_id")
     low = _at_year(stat_rows(rows_of, "p10"), end)
     high = _at_year(stat_rows(rows_of, "p90"), end)
