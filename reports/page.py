@@ -22,7 +22,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
@@ -131,6 +131,36 @@ def chart_from_spec(div_id: str, spec: dict, caption: str, alternatives: list[Ta
     return Chart(div_id, Markup(payload), height, caption, alternatives or [])
 
 
+def table_html(t: Table, hidden: bool = False, scenario_index: int | None = None) -> Markup:
+    """A ``Table`` as HTML: header buttons for sorting, each cell with its sort key.
+
+    Every caption, label, key and cell text is escaped (``markupsafe.escape``, as jinja2's
+    autoescape does); built in one pass here, since the report has tens of thousands of cells.
+    """
+    attrs = (" hidden" if hidden else "") + (
+        f' data-pane="{escape(scenario_index)}"' if scenario_index is not None else ""
+    )
+    parts = [
+        f'<div class="table-wrap"{attrs}>\n<table class="sortable" id="{escape(t.table_id)}">\n'
+        f"<caption>{escape(t.caption)}</caption>\n<thead><tr>\n"
+    ]
+    parts += [
+        f'<th scope="col" data-numeric="{1 if numeric else 0}"><button type="button" class="sort">'
+        f"{escape(label)}</button></th>\n"
+        for label, numeric in t.columns
+    ]
+    parts.append("</tr></thead>\n<tbody>\n")
+    numeric = [' class="num"' if flag else "" for _, flag in t.columns]
+    for row in t.rows:
+        cells = "".join(
+            f'<td data-sort="{escape(key)}"{numeric[i] if i < len(numeric) else ""}>{escape(shown)}</td>'
+            for i, (shown, key) in enumerate(row)
+        )
+        parts.append(f"<tr>{cells}</tr>\n")
+    parts.append("</tbody>\n</table>\n</div>\n")
+    return Markup("".join(parts))
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
@@ -139,6 +169,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.globals["table_html"] = table_html
     return env
 
 
