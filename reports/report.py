@@ -368,16 +368,18 @@ def _rise_odds_section(inputs: ReportInputs) -> Section:
     odds = inputs.rise_odds
     fig = figures.rise_odds_figure(odds, inputs.regions)
     ordered = odds.sort_values(["scenario", "region_id", "year"])
-    first = ordered.assign(p=pd.to_numeric(ordered["p_started"]))
-    rows = []
-    for (s, r), part in first.groupby(["scenario", "region_id"], sort=False):
-        y50 = part.loc[part["p"] >= 0.5, "year"].min()
-        y90 = part.loc[part["p"] >= 0.9, "year"].min()
-        rows.append({"scenario": s, "region_id": r, "P ≥ 50 % by": y50, "P ≥ 90 % by": y90})
+    p = pd.to_numeric(ordered["p_started"])
+    year = pd.to_numeric(ordered["year"])
+    keys = [ordered["scenario"], ordered["region_id"]]
+    # first year with p >= 0.5 / 0.9 per scenario and region (NaN: never within the horizon)
+    first = pd.DataFrame({
+        "P ≥ 50 % by": year.where(p >= 0.5).groupby(keys, sort=False).min(),
+        "P ≥ 90 % by": year.where(p >= 0.9).groupby(keys, sort=False).min(),
+    })
     table = frame_table(
         "rise-odds-table",
         "First year the rise has started with probability ≥ 50 % / ≥ 90 %",
-        pd.DataFrame(rows, columns=["scenario", "region_id", "P ≥ 50 % by", "P ≥ 90 % by"]),
+        first.rename_axis(["scenario", "region_id"]).reset_index(),
         {"P ≥ 50 % by": "year", "P ≥ 90 % by": "year"},
     )
     return Section(
