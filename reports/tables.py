@@ -165,27 +165,39 @@ def regional_table(
         ("shape", False),
         ("rise starts", True),
     ]
+    # plain dicts: a pandas lookup per cell costs more than the rest of the table
+    energy_at = {y: _lookup(energy[y]) for y in years if y in energy.columns}
+    low_at, high_at = _lookup(low), _lookup(high)
+    peak_at, share_at = _lookup(last["peak_load_mw"]), _lookup(last["compute_share"])
+    zone_at = _lookup(meta["zone"])
+    shape_at, rise_at = _lookup(tps["shape"]), _lookup(tps["rise_start"])
     rows = []
     for rid in sorted(energy.index.astype(str)):
         band = ("–", "")
-        if rid in low.index and rid in high.index:
-            band = (f"{low[rid]:,.1f}–{high[rid]:,.1f}", repr(float(high[rid] - low[rid])))
+        if rid in low_at and rid in high_at:
+            lo, hi = low_at[rid], high_at[rid]
+            band = (f"{lo:,.1f}–{hi:,.1f}", repr(float(hi - lo)))
         row = [
             text(rid),
             text(names.get(rid, rid)),
-            text(meta["zone"].get(rid) if rid in meta.index else None),
+            text(zone_at.get(rid)),
         ]
-        row += [num(energy.at[rid, y]) if y in energy.columns else num(None) for y in years]
+        row += [num(energy_at[y].get(rid)) if y in energy_at else num(None) for y in years]
         row += [
-            num(last["peak_load_mw"].get(rid), "{:,.0f}"),
-            num(last["compute_share"].get(rid), "{:.1%}"),
+            num(peak_at.get(rid), "{:,.0f}"),
+            num(share_at.get(rid), "{:.1%}"),
             band,
-            text(tps["shape"].get(rid) if rid in tps.index else None),
-            year_cell(tps["rise_start"].get(rid) if rid in tps.index else None),
+            text(shape_at.get(rid)),
+            year_cell(rise_at.get(rid)),
         ]
         rows.append(row)
     caption = f"Provinces, scenario {scenario}: central facility electricity (TWh/yr)"
     return Table(table_id, caption, columns, rows)
+
+
+def _lookup(series: pd.Series) -> dict:
+    """``series`` as {label: value} (labels as the index holds them; the last of a repeated label)."""
+    return dict(zip(series.index.tolist(), series.tolist(), strict=True))
 
 
 def _at_year(frame: pd.DataFrame, year: int) -> pd.Series:
