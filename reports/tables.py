@@ -105,12 +105,26 @@ def frame_table(
         (name, name in formats or pd.api.types.is_numeric_dtype(frame[c]))
         for name, c in zip(names, frame.columns, strict=True)
     ]
-    records = frame.astype(object).to_numpy().tolist()
-    rows = [
-        [_cell_for(name, v, formats.get(name)) for name, v in zip(names, record, strict=True)]
-        for record in records
+    cells = [
+        _column_cells(name, frame.iloc[:, j].astype(object).tolist(), formats.get(name))
+        for j, name in enumerate(names)
     ]
+    rows = [list(row) for row in zip(*cells, strict=True)] if cells else [[] for _ in range(len(frame))]
     return Table(table_id, caption, columns, rows)
+
+
+def _column_cells(column: str, values: list, fmt: str | None) -> list[Cell]:
+    """``_cell_for`` of each value of one column, with the column's format chosen once."""
+    if fmt == "year" or column in ("rise_start", "flat_until") or column.endswith("_year"):
+        return [year_cell(v) for v in values]
+    if fmt is not None:
+        return [num(v, fmt) for v in values]
+    if column == "year":
+        return [text(None if _missing(v) else int(v)) for v in values]
+    for suffix, suffix_fmt in _FORMATS.items():
+        if column.endswith(suffix):
+            return [num(v, suffix_fmt) for v in values]
+    return [_cell_for(column, v) for v in values]
 
 
 def mapping_table(table_id: str, caption: str, mapping: dict, key_label: str = "key") -> Table:
