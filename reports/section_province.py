@@ -13,7 +13,7 @@ import json
 import pandas as pd
 from plotly.subplots import make_subplots
 
-from reports.figures import label, scenario_colours, styled
+from reports.figures import label, plotly_template, scenario_colours, styled
 from reports.i18n import SHAPES_ZH
 from reports.inputs import MILESTONE_YEAR, ReportInputs, central, scenarios_of
 from reports.page import Chart, PaneGroup, Section, Text, chart_from_spec
@@ -179,8 +179,8 @@ def _layout(first_scenario: str) -> dict:
     styled(fig, "", 420)
     fig.update_yaxes(title_text="TWh/yr", row=1, col=1)
     fig.update_yaxes(title_text="MW", showgrid=False, row=1, col=2, secondary_y=True)
-    fig.update_layout(legend={"orientation": "h", "y": -0.15}, barmode="stack", template="plotly_white")
-    return json.loads(fig.to_json())["layout"]
+    fig.update_layout(legend={"orientation": "h", "y": -0.15}, barmode="stack")
+    return {**json.loads(fig.to_json())["layout"], "template": plotly_template("plotly_white")}
 
 
 def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[int],
