@@ -168,72 +168,80 @@ def _series(frame: pd.DataFrame, scenario: str, value: str) -> pd.DataFrame:
     return rows.sort_values("year")
 
 
+def _values(values: object) -> list:
+    """Numbers for figure JSON: a list, NaN as None (a gap, as plotly.js reads NaN)."""
+    out = pd.Series(values).to_numpy(dtype=float, na_value=np.nan).tolist()
+    return [None if math.isnan(v) else v for v in out]
+
+
+def _years(values: object) -> list:
+    return [int(v) for v in pd.Series(values).tolist()]
+
+
 def headline_figure(
     national: pd.DataFrame, turning_points: pd.DataFrame, published: pd.DataFrame
-) -> go.Figure:
-    """National facility TWh per scenario: central line, p10-p90 band, rise start, published ranges."""
+) -> dict:
+    """National facility TWh per scenario: central line, p10-p90 band, rise start, published ranges.
+
+    Plotly figure JSON (plain dicts, for ``page.chart_from_spec``).
+    """
     scenarios = scenarios_of(national)
     colours = scenario_colours(scenarios)
     mid, low, high = central(national), stat_rows(national, "p10"), stat_rows(national, "p90")
     rises = turning_points.loc[turning_points["region_id"].astype(str) == NATIONAL_ID]
-    fig = go.Figure()
+    data: list[dict] = []
     for s in scenarios:
         name, colour = label(s), colours[s]
         lo, hi = _series(low, s, "facility_energy_twh"), _series(high, s, "facility_energy_twh")
         if len(lo) and len(hi):
-            add_band(fig, hi["year"], hi["facility_energy_twh"], lo["year"], lo["facility_energy_twh"],
-                     fillcolor=_rgba(colour, 0.12), name=f"{name} p10–p90", legendgroup=name,
-                     showlegend=False)
+            data.append({"hoverinfo": "skip", "legendgroup": name, "line": {"width": 0}, "mode": "lines",
+                         "showlegend": False, "x": _years(hi["year"]), "y": _values(hi["facility_energy_twh"]),
+                         "type": "scatter"})
+            data.append({"fill": "tonexty", "fillcolor": _rgba(colour, 0.12), "hoverinfo": "skip",
+                         "legendgroup": name, "line": {"width": 0}, "mode": "lines", "name": f"{name} p10–p90",
+                         "showlegend": False, "x": _years(lo["year"]), "y": _values(lo["facility_energy_twh"]),
+                         "type": "scatter"})
         line = _series(mid, s, "facility_energy_twh")
-        fig.add_scatter(
-            x=line["year"],
-            y=line["facility_energy_twh"],
-            mode="lines+markers",
-            name=name,
-            legendgroup=name,
-            line={"color": colour, "width": 2.5},
-            marker={"size": 5},
-            hovertemplate=f"{name}<br>%{{x}}: %{{y:,.1f}} TWh<extra></extra>",
-        )
+        data.append({
+            "hovertemplate": f"{name}<br>%{{x}}: %{{y:,.1f}} TWh<extra></extra>",
+            "legendgroup": name,
+            "line": {"color": colour, "width": 2.5},
+            "marker": {"size": 5},
+            "mode": "lines+markers",
+            "name": name,
+            "x": _years(line["year"]),
+            "y": _values(line["facility_energy_twh"]),
+            "type": "scatter",
+        })
         rise = pd.to_numeric(rises.loc[rises["scenario"].astype(str) == s, "rise_start"]).dropna()
         at = line.loc[line["year"].isin(rise.astype(int))]
         if len(at):
-            fig.add_scatter(
-                x=at["year"],
-                y=at["facility_energy_twh"],
-                mode="markers",
-                legendgroup=name,
-                name=f"{name}: rise starts",
-                showlegend=False,
-                marker={
-                    "symbol": "triangle-up",
-                    "size": 15,
-                    "color": colour,
-                    "line": {"color": "black", "width": 1},
-                },
-                hovertemplate=f"{name}: rise starts %{{x}}<extra></extra>",
-            )
+            data.append({
+                "hovertemplate": f"{name}: rise starts %{{x}}<extra></extra>",
+                "legendgroup": name,
+                "marker": {"color": colour, "line": {"color": "black", "width": 1}, "size": 15,
+                           "symbol": "triangle-up"},
+                "mode": "markers",
+                "name": f"{name}: rise starts",
+                "showlegend": False,
+                "x": _years(at["year"]),
+                "y": _values(at["facility_energy_twh"]),
+                "type": "scatter",
+            })
     first, last, _ = years_of(national)
-    _add_published(fig, published_estimates(published, first, last))
-    fig.add_scatter(
-        x=[None],
-        y=[None],
-        mode="markers",
-        name="▲ rise starts",
-        marker={"symbol": "triangle-up", "size": 12, "color": "#777"},
-    )
-    fig.update_layout(
-        yaxis_title="facility electricity, TWh/yr",
-        xaxis_title="year",
-        legend={"orientation": "h", "y": -0.18},
-        xaxis={"dtick": 1},
-    )
-    return styled(fig, "National compute-centre electricity by scenario", 520)
+    data += _published_traces(published_estimates(published, first, last))
+    data.append({"marker": {"color": "#777", "size": 12, "symbol": "triangle-up"}, "mode": "markers",
+                 "name": "▲ rise starts", "x": [None], "y": [None], "type": "scatter"})
+    layout = styled_layout("National compute-centre electricity by scenario", 520, ["xaxis", "yaxis"],
+                           legend={"orientation": "h", "y": -0.18})
+    layout["xaxis"] = {"title": {"text": "year"}, "dtick": 1, **layout["xaxis"]}
+    layout["yaxis"] = {"title": {"text": "facility electricity, TWh/yr"}, **layout["yaxis"]}
+    return {"data": data, "layout": layout}
 
 
-def _add_published(fig: go.Figure, estimates: pd.DataFrame) -> None:
+def _published_traces(estimates: pd.DataFrame) -> list[dict]:
     if estimates.empty:
-        return
+        return []
     low = pd.to_numeric(estimates["value_low"], errors="coerce")
     high = pd.to_numeric(estimates["value_high"], errors="coerce").fillna(low)
     low = low.fillna(high)
@@ -241,24 +249,19 @@ def _add_published(fig: go.Figure, estimates: pd.DataFrame) -> None:
     # Offset publishers sideways a little so ranges in the same year stay readable.
     offsets = estimates.groupby("year").cumcount().to_numpy() * 0.12
     who = [label(p) for p in estimates["original_publisher"]]
-    fig.add_scatter(
-        x=pd.to_numeric(estimates["year"]).to_numpy() + offsets,
-        y=mid.to_numpy(),
-        mode="markers",
-        name="published estimates (range)",
-        marker={"symbol": "diamond-open", "size": 10, "color": "black"},
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": (high - mid).to_numpy(),
-            "arrayminus": (mid - low).to_numpy(),
-            "color": "black",
-            "thickness": 1.5,
-        },
-        text=who,
-        hovertemplate="%{text}<br>%{customdata[0]:,.0f}–%{customdata[1]:,.0f} TWh<extra></extra>",
-        customdata=np.column_stack([low.to_numpy(), high.to_numpy()]),
-    )
+    return [{
+        "customdata": [list(pair) for pair in zip(_values(low), _values(high), strict=True)],
+        "error_y": {"array": _values(high - mid), "arrayminus": _values(mid - low), "color": "black",
+                    "symmetric": False, "thickness": 1.5, "type": "data"},
+        "hovertemplate": "%{text}<br>%{customdata[0]:,.0f}–%{customdata[1]:,.0f} TWh<extra></extra>",
+        "marker": {"color": "black", "size": 10, "symbol": "diamond-open"},
+        "mode": "markers",
+        "name": "published estimates (range)",
+        "text": who,
+        "x": _values(pd.to_numeric(estimates["year"]).to_numpy() + offsets),
+        "y": _values(mid),
+        "type": "scatter",
+    }]
 
 
 def small_multiples_figure(

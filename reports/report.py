@@ -196,7 +196,7 @@ def _summary_section(inputs: ReportInputs) -> Section:
     return Section(
         "summary",
         "How much, and when it rises",
-        [Text(lines, bullets=True), chart("fig-headline", fig, caption, alternatives), table],
+        [Text(lines, bullets=True), chart_from_spec("fig-headline", fig, caption, alternatives), table],
     )
 
 
