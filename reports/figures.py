@@ -118,14 +118,15 @@ def styled_layout(title: str, height: int, axes: list[str], **extra: object) -> 
 
 
 def grid_layout(rows: int, cols: int, titles: list[str], horizontal_spacing: float, vertical_spacing: float,
-                title_font: dict | None = None) -> tuple[dict, list[tuple[str, str]]]:
+                title_font: dict | None = None, max_width: float = 1.0) -> tuple[dict, list[tuple[str, str]]]:
     """The axes and title annotations ``make_subplots`` (top-left start) lays out, as plain JSON.
 
-    The same arithmetic as plotly's, so the domains are the very same floats. Returns the
+    The same arithmetic as plotly's, so the domains are the very same floats (``max_width``
+    is 0.94 where plotly leaves room for a secondary y axis). Returns the
     layout part (``xaxisN``/``yaxisN`` with domain and anchor, ``annotations``) and each
     cell's (xaxis, yaxis) trace reference, row by row.
     """
-    widths = [(1.0 - horizontal_spacing * (cols - 1)) / cols] * cols
+    widths = [(max_width - horizontal_spacing * (cols - 1)) / cols] * cols
     heights = [(1.0 - vertical_spacing * (rows - 1)) / rows] * rows
     grid = [[(sum(widths[:c]) + c * horizontal_spacing, sum(heights[:r]) + r * vertical_spacing)
              for c in range(cols)] for r in range(rows)[::-1]]

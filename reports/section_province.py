@@ -8,12 +8,9 @@ started, and what the known project pipeline adds when the run has one.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
-from plotly.subplots import make_subplots
 
-from reports.figures import label, plotly_template, scenario_colours, styled
+from reports.figures import grid_layout, label, scenario_colours, styled_layout
 from reports.i18n import SHAPES_ZH
 from reports.inputs import MILESTONE_YEAR, ReportInputs, central, scenarios_of
 from reports.page import Chart, PaneGroup, Section, Text, chart_from_spec
@@ -172,15 +169,23 @@ def _story_zh(s: str, values: list[tuple[int, float]], end: int, lo: float, hi: 
 
 
 def _layout(first_scenario: str) -> dict:
-    """The province charts' layout (two panels, a secondary MW axis on the right one), built once."""
-    fig = make_subplots(rows=1, cols=2, specs=[[{}, {"secondary_y": True}]], subplot_titles=(
-        "Facility electricity by scenario (TWh/yr; band: p10–p90)",
-        f"{label(first_scenario)}: by workload (TWh/yr) and peak (MW)"))
-    styled(fig, "", 420)
-    fig.update_yaxes(title_text="TWh/yr", row=1, col=1)
-    fig.update_yaxes(title_text="MW", showgrid=False, row=1, col=2, secondary_y=True)
-    fig.update_layout(legend={"orientation": "h", "y": -0.15}, barmode="stack")
-    return {**json.loads(fig.to_json())["layout"], "template": plotly_template("plotly_white")}
+    """The province charts' layout (two panels, a secondary MW axis on the right one), built once.
+
+    Plain JSON: what ``make_subplots(rows=1, cols=2, specs=[[{}, {"secondary_y": True}]])``,
+    ``styled`` and the axis titles give, without building plotly objects.
+    """
+    grid, _ = grid_layout(1, 2, ["Facility electricity by scenario (TWh/yr; band: p10–p90)",
+                                 f"{label(first_scenario)}: by workload (TWh/yr) and peak (MW)"],
+                          0.4 / 2, 0.3, max_width=0.94)
+    layout = styled_layout("", 420, ["xaxis", "yaxis", "xaxis2", "yaxis2", "yaxis3"],
+                           legend={"orientation": "h", "y": -0.15}, barmode="stack")
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        layout[axis] = {**grid[axis], **layout[axis]}
+    layout["yaxis"]["title"] = {"text": "TWh/yr"}
+    layout["yaxis3"] = {"anchor": "x2", "overlaying": "y2", "side": "right", **layout["yaxis3"],
+                        "showgrid": False, "title": {"text": "MW"}}
+    layout["annotations"] = grid["annotations"]
+    return layout
 
 
 def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[int],
