@@ -241,7 +241,7 @@ def _where_section(inputs: ReportInputs) -> Section:
         inputs.hubs[["hub_id", "name", "region_id", "zone", "lat", "lon"]],
     )
     blocks = [
-        chart(
+        chart_from_spec(
             "fig-map",
             fig,
             f"Colour: central facility energy in {year} (TWh); stars: hub clusters. Boundaries: "
