@@ -118,7 +118,8 @@ def styled_layout(title: str, height: int, axes: list[str], **extra: object) -> 
 
 
 def grid_layout(rows: int, cols: int, titles: list[str], horizontal_spacing: float, vertical_spacing: float,
-                title_font: dict | None = None, max_width: float = 1.0) -> tuple[dict, list[tuple[str, str]]]:
+                title_font: dict | None = None, max_width: float = 1.0,
+                column_widths: list[float] | None = None) -> tuple[dict, list[tuple[str, str]]]:
     """The axes and title annotations ``make_subplots`` (top-left start) lays out, as plain JSON.
 
     The same arithmetic as plotly's, so the domains are the very same floats (``max_width``
@@ -127,6 +128,9 @@ def grid_layout(rows: int, cols: int, titles: list[str], horizontal_spacing: flo
     cell's (xaxis, yaxis) trace reference, row by row.
     """
     widths = [(max_width - horizontal_spacing * (cols - 1)) / cols] * cols
+    if column_widths is not None:
+        total = float(sum(column_widths))
+        widths = [(max_width - horizontal_spacing * (cols - 1)) * (w / total) for w in column_widths]
     heights = [(1.0 - vertical_spacing * (rows - 1)) / rows] * rows
     grid = [[(sum(widths[:c]) + c * horizontal_spacing, sum(heights[:r]) + r * vertical_spacing)
              for c in range(cols)] for r in range(rows)[::-1]]
@@ -332,45 +336,36 @@ def small_multiples_figure(
     return {"data": data, "layout": full}
 
 
-def comparison_figure(national: pd.DataFrame, years: list[int]) -> go.Figure:
-    """Scenarios side by side: TWh at milestone years (bars) and compute share of demand (lines)."""
+def comparison_figure(national: pd.DataFrame, years: list[int]) -> dict:
+    """Scenarios side by side: TWh at milestone years (bars) and compute share of demand (lines).
+
+    Plotly figure JSON (plain dicts, for ``page.chart_from_spec``).
+    """
     scenarios = scenarios_of(national)
     colours = scenario_colours(scenarios)
     mid = central(national)
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=["facility electricity, TWh/yr", "compute share of national demand, %"],
-    )
+    grid, refs = grid_layout(1, 2, ["facility electricity, TWh/yr", "compute share of national demand, %"],
+                             0.2 / 2, 0.3)
     at = mid.loc[mid["year"].isin(years)]
+    data: list[dict] = []
     for s in scenarios:
         part = _series(at, s, "facility_energy_twh")
-        fig.add_bar(
-            x=part["year"].astype(str),
-            y=part["facility_energy_twh"],
-            name=label(s),
-            legendgroup=label(s),
-            marker_color=colours[s],
-            hovertemplate=f"{label(s)} %{{x}}: %{{y:,.1f}} TWh<extra></extra>",
-            row=1,
-            col=1,
-        )
+        data.append({"hovertemplate": f"{label(s)} %{{x}}: %{{y:,.1f}} TWh<extra></extra>",
+                     "legendgroup": label(s), "marker": {"color": colours[s]}, "name": label(s),
+                     "x": [str(y) for y in part["year"].astype(str)], "y": _values(part["facility_energy_twh"]),
+                     "type": "bar", "xaxis": refs[0][0], "yaxis": refs[0][1]})
         share = _series(mid, s, "compute_share")
-        fig.add_scatter(
-            x=share["year"],
-            y=share["compute_share"] * 100,
-            mode="lines",
-            name=label(s),
-            legendgroup=label(s),
-            showlegend=False,
-            line={"color": colours[s]},
-            hovertemplate=f"{label(s)} %{{x}}: %{{y:.2f}} %<extra></extra>",
-            row=1,
-            col=2,
-        )
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
-    fig.update_xaxes(type="category", row=1, col=1)
-    return styled(fig, "Scenario comparison", 460)
+        data.append({"hovertemplate": f"{label(s)} %{{x}}: %{{y:.2f}} %<extra></extra>",
+                     "legendgroup": label(s), "line": {"color": colours[s]}, "mode": "lines", "name": label(s),
+                     "showlegend": False, "x": _years(share["year"]), "y": _values(share["compute_share"] * 100),
+                     "type": "scatter", "xaxis": refs[1][0], "yaxis": refs[1][1]})
+    layout = styled_layout("Scenario comparison", 460, ["xaxis", "yaxis", "xaxis2", "yaxis2"],
+                           barmode="group", legend={"orientation": "h", "y": -0.15})
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        layout[axis] = {**grid[axis], **layout[axis]}
+    layout["xaxis"]["type"] = "category"
+    layout["annotations"] = grid["annotations"]
+    return {"data": data, "layout": layout}
 
 
 def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Figure:

@@ -366,7 +366,7 @@ def _comparison_section(inputs: ReportInputs) -> Section:
         "scenarios",
         "Scenario comparison",
         [
-            chart(
+            chart_from_spec(
                 "fig-scenarios",
                 fig,
                 "Left: central national TWh at base year, 2030 and end year; right: compute "
