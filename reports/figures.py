@@ -15,8 +15,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
-from plotly.subplots import make_subplots
+from plotly.colors import get_colorscale, qualitative
 
 from reports.inputs import (
     NATIONAL_ID,
@@ -430,74 +429,62 @@ def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Fig
     return fig
 
 
-def rise_odds_figure(rise_odds: pd.DataFrame, regions: pd.DataFrame) -> go.Figure:
-    """Probability that the rise has started by each year: national lines, province heatmap per scenario."""
+def rise_odds_figure(rise_odds: pd.DataFrame, regions: pd.DataFrame) -> dict:
+    """Probability that the rise has started by each year: national lines, province heatmap per scenario.
+
+    Plotly figure JSON (plain dicts, for ``page.chart_from_spec``).
+    """
     scenarios = scenarios_of(rise_odds)
     colours = scenario_colours(scenarios)
     odds = rise_odds.assign(region_id=rise_odds["region_id"].astype(str))
     national = odds.loc[odds["region_id"] == NATIONAL_ID]
     provinces = odds.loc[odds["region_id"] != NATIONAL_ID]
     has_heat = len(provinces) > 0
-    fig = make_subplots(
-        rows=1,
-        cols=2 if has_heat else 1,
-        column_widths=[0.4, 0.6] if has_heat else None,
-        subplot_titles=["national", "provinces"] if has_heat else ["national"],
-    )
+    cols = 2 if has_heat else 1
+    grid, refs = grid_layout(1, cols, ["national", "provinces"] if has_heat else ["national"], 0.2 / cols, 0.3,
+                             column_widths=[0.4, 0.6] if has_heat else None)
+    data: list[dict] = []
     for s in scenarios:
         line = _series(national, s, "p_started")
-        fig.add_scatter(
-            x=line["year"],
-            y=line["p_started"] * 100,
-            mode="lines+markers",
-            name=label(s),
-            line={"color": colours[s]},
-            hovertemplate=f"{label(s)} %{{x}}: %{{y:.0f}} %<extra></extra>",
-            row=1,
-            col=1,
-        )
+        data.append({"hovertemplate": f"{label(s)} %{{x}}: %{{y:.0f}} %<extra></extra>",
+                     "line": {"color": colours[s]}, "mode": "lines+markers", "name": label(s),
+                     "x": _years(line["year"]), "y": _values(line["p_started"] * 100), "type": "scatter",
+                     "xaxis": refs[0][0], "yaxis": refs[0][1]})
+    menus = []
     if has_heat:
         names = region_names(regions)
         buttons = []
-        n_lines = len(fig.data)
+        n_lines = len(data)
+        blues = get_colorscale("Blues")
         for k, s in enumerate(scenarios):
-            grid = (
-                provinces.loc[provinces["scenario"].astype(str) == s]
-                .pipe(pivot_first, "region_id", "year", "p_started")
-                .sort_index()
-            )
-            fig.add_heatmap(
-                z=grid.to_numpy() * 100,
-                x=grid.columns.astype(int),
-                visible=k == 0,
-                y=[f"{label(r)} {label(names.get(r, ''))}" for r in grid.index],
-                zmin=0,
-                zmax=100,
-                colorscale="Blues",
-                colorbar={"title": {"text": "%"}},
-                hovertemplate="%{y} %{x}: %{z:.0f} %<extra>" + label(s) + "</extra>",
-                row=1,
-                col=2,
-            )
+            grid_k = pivot_first(provinces.loc[provinces["scenario"].astype(str) == s], "region_id", "year",
+                                 "p_started").sort_index()
+            z = grid_k.to_numpy() * 100
+            data.append({
+                "colorbar": {"title": {"text": "%"}},
+                "colorscale": [list(stop) for stop in blues],
+                "hovertemplate": "%{y} %{x}: %{z:.0f} %<extra>" + label(s) + "</extra>",
+                "visible": k == 0,
+                "x": [int(y) for y in grid_k.columns],
+                "y": [f"{label(r)} {label(names.get(r, ''))}" for r in grid_k.index],
+                "z": [[None if math.isnan(v) else v for v in row] for row in z.tolist()],
+                "zmax": 100, "zmin": 0, "type": "heatmap", "xaxis": refs[1][0], "yaxis": refs[1][1],
+            })
             visible = [True] * n_lines + [i == k for i in range(len(scenarios))]
-            buttons.append({"label": label(s), "method": "restyle", "args": [{"visible": visible}]})
+            buttons.append({"args": [{"visible": visible}], "label": label(s), "method": "restyle"})
         if len(scenarios) > 1:
-            fig.update_layout(
-                updatemenus=[
-                    {
-                        "buttons": buttons,
-                        "x": 0.45,
-                        "xanchor": "left",
-                        "y": 1.0,
-                        "yanchor": "bottom",
-                    }
-                ]
-            )
-    fig.update_yaxes(title_text="P(rise started), %", range=[0, 100], row=1, col=1)
-    if has_heat:
-        fig.update_yaxes(autorange="reversed", row=1, col=2)
-    fig.update_layout(legend={"orientation": "h", "y": -0.15})
+            menus = [{"buttons": buttons, "x": 0.45, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}]
     height = 440 if not has_heat else max(440, 160 + 18 * provinces["region_id"].nunique())
-    styled(fig, "When: probability that the rise has started by each year", height)
-    fig.update_layout(margin={"t": 100})
-    return fig
+    axes = [k for k in grid if k.startswith(("xaxis", "yaxis"))]
+    layout = styled_layout("When: probability that the rise has started by each year", height, axes,
+                           legend={"orientation": "h", "y": -0.15})
+    for axis in axes:
+        layout[axis] = {**grid[axis], **layout[axis]}
+    layout["yaxis"] |= {"title": {"text": "P(rise started), %"}, "range": [0, 100]}
+    if has_heat:
+        layout["yaxis2"]["autorange"] = "reversed"
+    layout["annotations"] = grid["annotations"]
+    if menus:
+        layout["updatemenus"] = menus
+    layout["margin"] = {**layout["margin"], "t": 100}
+    return {"data": data, "layout": layout}

@@ -399,7 +399,7 @@ def _rise_odds_section(inputs: ReportInputs) -> Section:
         "rise-odds",
         "How sure: odds that the rise has started",
         [
-            chart(
+            chart_from_spec(
                 "fig-rise-odds",
                 fig,
                 "Share of Monte Carlo draws in which the rise has started by each year "
