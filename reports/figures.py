@@ -367,11 +367,15 @@ def comparison_figure(national: pd.DataFrame, years: list[int]) -> dict:
     return {"data": data, "layout": layout}
 
 
-def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Figure:
-    """Per scenario (dropdown), the low-high TWh swing of each parameter around the central value."""
+def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> dict:
+    """Per scenario (dropdown), the low-high TWh swing of each parameter around the central value.
+
+    Plotly figure JSON (plain dicts, for ``page.chart_from_spec``).
+    """
     scenarios = scenarios_of(sensitivity)
-    fig = go.Figure()
+    data: list[dict] = []
     buttons = []
+    shapes: list[dict] = []
     for k, s in enumerate(scenarios):
         part = sensitivity.loc[
             (sensitivity["scenario"].astype(str) == s) & (sensitivity["year"] == year_of[s])
@@ -382,17 +386,18 @@ def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Fig
         part, low, high = part.loc[order], low.loc[order], high.loc[order]
         centre = float(pd.to_numeric(part["central_twh"]).median()) if len(part) else 0.0
         params = [label(p) for p in part["parameter"]]
-        fig.add_bar(
-            y=params,
-            x=(high - low).abs().to_numpy(),
-            base=np.minimum(low, high).to_numpy(),
-            orientation="h",
-            visible=k == 0,
-            name=label(s),
-            marker_color="#4c78a8",
-            customdata=np.column_stack([low.to_numpy(), high.to_numpy()]),
-            hovertemplate="%{y}: %{customdata[0]:,.1f} – %{customdata[1]:,.1f} TWh<extra></extra>",
-        )
+        data.append({
+            "base": _values(np.minimum(low, high)),
+            "customdata": [list(pair) for pair in zip(_values(low), _values(high), strict=True)],
+            "hovertemplate": "%{y}: %{customdata[0]:,.1f} – %{customdata[1]:,.1f} TWh<extra></extra>",
+            "marker": {"color": "#4c78a8"},
+            "name": label(s),
+            "orientation": "h",
+            "visible": k == 0,
+            "x": _values((high - low).abs()),
+            "y": params,
+            "type": "bar",
+        })
         visible = [i == k for i in range(len(scenarios))]
         shape = {
             "type": "line",
@@ -411,22 +416,23 @@ def tornado_figure(sensitivity: pd.DataFrame, year_of: dict[str, int]) -> go.Fig
             }
         )
         if k == 0:
-            fig.add_shape(**shape)
-    if len(scenarios) > 1:
-        fig.update_layout(
-            updatemenus=[
-                {"buttons": buttons, "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}
-            ]
-        )
-    fig.update_layout(showlegend=False, xaxis_title="national facility electricity, TWh/yr")
+            shapes.append(dict(shape))
     n_params = int(sensitivity.groupby("scenario")["parameter"].nunique().max())
-    styled(
-        fig,
+    layout = styled_layout(
         "Why: sensitivity of national TWh to each parameter (dashed = central)",
         170 + 32 * n_params,
+        ["xaxis", "yaxis"],
+        showlegend=False,
     )
-    fig.update_layout(margin={"l": 180, "t": 100})
-    return fig
+    layout["xaxis"] = {"title": {"text": "national facility electricity, TWh/yr"}, **layout["xaxis"]}
+    layout["margin"] = {**layout["margin"], "l": 180, "t": 100}
+    if shapes:
+        layout["shapes"] = shapes
+    if len(scenarios) > 1:
+        layout["updatemenus"] = [
+            {"buttons": buttons, "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom"}
+        ]
+    return {"data": data, "layout": layout}
 
 
 def rise_odds_figure(rise_odds: pd.DataFrame, regions: pd.DataFrame) -> dict:

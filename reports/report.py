@@ -33,7 +33,7 @@ from reports.inputs import (
     years_of,
 )
 from reports.map import province_map_figure
-from reports.page import Section, TableGroup, Text, chart, chart_from_spec, render_page, write_page
+from reports.page import Section, TableGroup, Text, chart_from_spec, render_page, write_page
 from reports.tables import (
     Table,
     frame_table,
@@ -441,7 +441,7 @@ def _sensitivity_section(inputs: ReportInputs) -> Section:
         "sensitivity",
         "Why: sensitivity",
         [
-            chart(
+            chart_from_spec(
                 "fig-tornado",
                 fig,
                 "Each bar spans national TWh with one parameter at its low and high value, "
