@@ -8,11 +8,10 @@ headroom is set against). Returns None when the run has no peaks table.
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 
-from reports.figures import label, styled
+from reports.figures import label, styled_layout
 from reports.inputs import ReportInputs, pivot_first, present, region_names, scenarios_of
-from reports.page import Section, TableGroup, Text, chart
+from reports.page import Section, TableGroup, Text, chart_from_spec
 from reports.tables import frame_table
 
 __all__ = ["section"]
@@ -94,24 +93,31 @@ def _headroom_frame(headroom: pd.DataFrame, regional: pd.DataFrame, scenario: st
 
 
 def _headroom_chart(frame: pd.DataFrame, scenario: str, year: int, base: int, i: int):
-    fig = go.Figure()
     x = [label(n) for n in frame["name"]]
+    data: list[dict] = []
     for lim in _LIMITS:
         col = f"headroom at {lim:.2%} MW"
         if col in frame:
-            fig.add_bar(x=x, y=frame[col], name=f"headroom, curtailment {lim:.2%}")
-    fig.add_scatter(x=x, y=frame[f"forecast compute growth {base}-{year} avg MW"], mode="markers",
-                    marker={"symbol": "diamond", "size": 9, "color": "black"},
-                    name=f"forecast compute growth {base}-{year} (avg MW)")
-    fig.update_layout(barmode="group", yaxis_title="MW", legend={"orientation": "h", "y": -0.3})
-    styled(fig, f"{label(scenario)}: new flexible load each province could connect in {year} without "
-           "raising its peak, if it accepts curtailment", 520)
+            data.append({"name": f"headroom, curtailment {lim:.2%}", "x": x, "y": _numbers(frame[col]),
+                         "type": "bar"})
+    data.append({"marker": {"color": "black", "size": 9, "symbol": "diamond"}, "mode": "markers",
+                 "name": f"forecast compute growth {base}-{year} (avg MW)", "x": x,
+                 "y": _numbers(frame[f"forecast compute growth {base}-{year} avg MW"]), "type": "scatter"})
+    layout = styled_layout(f"{label(scenario)}: new flexible load each province could connect in {year} without "
+                           "raising its peak, if it accepts curtailment", 520, ["xaxis", "yaxis"],
+                           legend={"orientation": "h", "y": -0.3}, barmode="group")
+    layout["yaxis"] = {"title": {"text": "MW"}, **layout["yaxis"]}
     table = frame_table(f"hours-headroom-table-{i}", f"Scenario {scenario}: curtailment-enabled headroom {year}",
                         frame.reset_index().rename(columns={"index": "region_id"}))
-    return chart(f"fig-headroom-{i}", fig,
-                 "Bars: the largest constant new load whose curtailed energy stays within 0.25%, 0.5% or 1% of "
-                 "its annual energy without raising the year's peak (Norris et al. 2025, per province); "
-                 "diamonds: the forecast's own compute growth since the base year, as average MW.", [table])
+    return chart_from_spec(f"fig-headroom-{i}", {"data": data, "layout": layout},
+                           "Bars: the largest constant new load whose curtailed energy stays within 0.25%, 0.5% or 1% "
+                           "of its annual energy without raising the year's peak (Norris et al. 2025, per province); "
+                           "diamonds: the forecast's own compute growth since the base year, as average MW.", [table])
+
+
+def _numbers(values: pd.Series) -> list[float | None]:
+    """Floats for figure JSON, NaN as None."""
+    return [None if v != v else v for v in pd.to_numeric(values).to_numpy(dtype=float).tolist()]
 
 
 def section(inputs: ReportInputs) -> Section | None:
