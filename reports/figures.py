@@ -118,11 +118,13 @@ def styled_layout(title: str, height: int, axes: list[str], **extra: object) -> 
 
 def grid_layout(rows: int, cols: int, titles: list[str], horizontal_spacing: float, vertical_spacing: float,
                 title_font: dict | None = None, max_width: float = 1.0,
-                column_widths: list[float] | None = None) -> tuple[dict, list[tuple[str, str]]]:
+                column_widths: list[float] | None = None,
+                shared_yaxes: bool = False) -> tuple[dict, list[tuple[str, str]]]:
     """The axes and title annotations ``make_subplots`` (top-left start) lays out, as plain JSON.
 
     The same arithmetic as plotly's, so the domains are the very same floats (``max_width``
-    is 0.94 where plotly leaves room for a secondary y axis). Returns the
+    is 0.94 where plotly leaves room for a secondary y axis; ``shared_yaxes``: each row's
+    later y axes match its first and hide their tick labels). Returns the
     layout part (``xaxisN``/``yaxisN`` with domain and anchor, ``annotations``) and each
     cell's (xaxis, yaxis) trace reference, row by row.
     """
@@ -145,6 +147,9 @@ def grid_layout(rows: int, cols: int, titles: list[str], horizontal_spacing: flo
             n = "" if k == 1 else str(k)
             layout[f"xaxis{n}"] = {"anchor": f"y{n}", "domain": x_domain}
             layout[f"yaxis{n}"] = {"anchor": f"x{n}", "domain": y_domain}
+            if shared_yaxes and c > 0:
+                first = "" if r * cols == 0 else str(r * cols + 1)
+                layout[f"yaxis{n}"] |= {"matches": f"y{first}", "showticklabels": False}
             refs.append((f"x{n}", f"y{n}"))
             i = k - 1
             if i < len(titles) and titles[i]:
