@@ -12,11 +12,9 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
-from reports.figures import grid_layout, label, styled, styled_layout
+from reports.figures import grid_layout, label, styled_layout
 from reports.inputs import (
     MILESTONE_YEAR,
     ReportInputs,
@@ -27,7 +25,7 @@ from reports.inputs import (
     scenarios_of,
     stat_rows,
 )
-from reports.page import Section, TableGroup, Text, chart, chart_from_spec
+from reports.page import Section, TableGroup, Text, chart_from_spec
 from reports.tables import Table, frame_table
 
 __all__ = [
@@ -66,7 +64,7 @@ def section(inputs: ReportInputs) -> Section | None:
     series = _province_series(mine, inputs.regional, scenario)
     blocks: list = [
         Text(_story_lines(summary, names, scenario, years), bullets=True),
-        chart(
+        chart_from_spec(
             "fig-pipeline-stages",
             _stage_figure(stage_frame.loc[stage_frame["scenario"] == scenario]),
             f"Scenario {scenario}. Dashed: IT capacity of the known projects as requested (on "
@@ -369,14 +367,12 @@ def _observed_table(observed: pd.DataFrame, names: dict[str, str]) -> Table:
 # ------------------------------------------------------------------------- figures
 
 
-def _stage_figure(frame: pd.DataFrame) -> go.Figure:
+def _stage_figure(frame: pd.DataFrame) -> dict:
+    """Plotly figure JSON (plain dicts, for ``page.chart_from_spec``): one panel per stage."""
     stages = _stage_order(frame["stage"])
-    fig = make_subplots(
-        rows=1,
-        cols=max(1, len(stages)),
-        subplot_titles=[label(s) for s in stages],
-        shared_yaxes=True,
-    )
+    cols = max(1, len(stages))
+    grid, refs = grid_layout(1, cols, [label(s) for s in stages], 0.2 / cols, 0.3, shared_yaxes=True)
+    data: list[dict] = []
     for i, stage in enumerate(stages):
         part = frame.loc[frame["stage"] == stage].sort_values("year")
         colour = _STAGE_COLOURS.get(stage, "#555")
@@ -384,20 +380,26 @@ def _stage_figure(frame: pd.DataFrame) -> go.Figure:
             ("requested_it_mw", "dash", "requested"),
             ("expected_it_mw", "solid", "expected"),
         ):
-            fig.add_scatter(
-                x=part["year"],
-                y=part[value],
-                mode="lines+markers",
-                name=f"{label(stage)}: {what}",
-                line={"color": colour, "dash": dash, "width": 2},
-                marker={"size": 4},
-                hovertemplate=f"{label(stage)} {what}<br>%{{x}}: %{{y:,.0f}} MW<extra></extra>",
-                row=1,
-                col=i + 1,
-            )
-    fig.update_yaxes(title_text="IT MW", row=1, col=1, rangemode="tozero")
-    fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    return styled(fig, "Known projects nationally: requested versus expected IT MW, by stage", 420)
+            data.append({
+                "hovertemplate": f"{label(stage)} {what}<br>%{{x}}: %{{y:,.0f}} MW<extra></extra>",
+                "line": {"color": colour, "dash": dash, "width": 2},
+                "marker": {"size": 4},
+                "mode": "lines+markers",
+                "name": f"{label(stage)}: {what}",
+                "x": [int(y) for y in part["year"].tolist()],
+                "y": _numbers(part[value]),
+                "type": "scatter",
+                "xaxis": refs[i][0],
+                "yaxis": refs[i][1],
+            })
+    axes = [k for k in grid if k.startswith(("xaxis", "yaxis"))]
+    layout = styled_layout("Known projects nationally: requested versus expected IT MW, by stage", 420, axes,
+                           legend={"orientation": "h", "y": -0.2})
+    for axis in axes:
+        layout[axis] = {**grid[axis], **layout[axis]}
+    layout["yaxis"] |= {"title": {"text": "IT MW"}, "rangemode": "tozero"}
+    layout["annotations"] = grid["annotations"]
+    return {"data": data, "layout": layout}
 
 
 def _province_series(pipe: pd.DataFrame, regional: pd.DataFrame, scenario: str) -> pd.DataFrame:
