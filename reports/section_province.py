@@ -189,7 +189,7 @@ def _layout(first_scenario: str) -> dict:
 
 
 def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[int],
-                 workloads: pd.DataFrame | None, layout: dict) -> dict:
+                 workloads: dict[str, tuple[list[int], list]] | None, layout: dict) -> dict:
     """Plotly figure JSON (plain dicts) of one province: cheap to build 31 times."""
     colours = scenario_colours(scenarios)
     data: list[dict] = []
@@ -204,17 +204,32 @@ def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[in
                      "mode": "lines+markers", "name": label(s), "line": {"color": colours[s]},
                      "xaxis": "x", "yaxis": "y"})
     if workloads is not None and scenarios:
-        for w, part in workloads.groupby(workloads["workload"].astype(str), sort=False):
-            part = part.sort_values("year")
-            data.append({"type": "bar", "x": part["year"].astype(int).tolist(),
-                         "y": [None if pd.isna(v) else float(v) for v in part["facility_energy_twh"]],
-                         "name": label(w),
+        for w, (x, y) in workloads.items():
+            data.append({"type": "bar", "x": x, "y": y, "name": label(w),
                          "marker": {"color": _WORKLOAD_COLOURS.get(w, "#999")}, "xaxis": "x2", "yaxis": "y2"})
     if scenarios:
         data.append({"type": "scatter", "x": years, "y": value.series("mid", scenarios[0], years, "peak_load_mw"),
                      "mode": "lines", "name": "compute peak MW", "line": {"color": "#333", "dash": "dot"},
                      "xaxis": "x2", "yaxis": "y3"})
     return {"data": data, "layout": {**layout, "title": {**layout.get("title", {}), "text": label(name)}}}
+
+
+def _workload_bars(forecast: pd.DataFrame) -> dict[str, dict[str, tuple[list[int], list]]]:
+    """region -> workload (first seen) -> (years ascending, facility TWh or None) of the bars."""
+    rows: dict[str, dict[str, list[tuple[int, object]]]] = {}
+    values = forecast["facility_energy_twh"].astype(object).tolist()
+    keys = zip(forecast["region_id"].astype(str).tolist(), forecast["workload"].astype(str).tolist(),
+               forecast["year"].astype(int).tolist(), values, strict=True)
+    for rid, workload, year, value in keys:
+        rows.setdefault(rid, {}).setdefault(workload, []).append((year, value))
+    out: dict[str, dict[str, tuple[list[int], list]]] = {}
+    for rid, by_workload in rows.items():
+        out[rid] = {}
+        for workload, points in by_workload.items():
+            points = sorted(points, key=lambda p: p[0])
+            out[rid][workload] = ([y for y, _ in points],
+                                  [None if pd.isna(v) else float(v) for _, v in points])
+    return out
 
 
 def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str,
@@ -272,11 +287,10 @@ def section(inputs: ReportInputs, lang: str = "en") -> Section | None:
     scenarios = scenarios_of(regional)
     years = sorted(int(y) for y in pd.unique(regional["year"]))
     layout = _layout(scenarios[0]) if scenarios else {}
-    workloads: dict[str, pd.DataFrame] = {}
+    workloads: dict[str, dict[str, tuple[list[int], list]]] = {}
     if inputs.forecast is not None and len(inputs.forecast) and scenarios:
         f = central(inputs.forecast)
-        f = f.loc[f["scenario"].astype(str) == scenarios[0]]
-        workloads = {str(k): g for k, g in f.groupby(f["region_id"].astype(str), sort=False)}
+        workloads = _workload_bars(f.loc[f["scenario"].astype(str) == scenarios[0]])
     odds = _odds(inputs)
     turning = _turning_all(inputs)
     options, panes = [], []
