@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from pathlib import Path
 
@@ -76,7 +77,28 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
             gc.enable()
 
 
+_KEY_COLUMNS = ("scenario", "region_id", "stat", "workload", "model", "parameter")
+
+
+def _text_keys(frame: object) -> object:
+    """``frame`` with its key columns as plain ``str`` (when they are nullable text without gaps).
+
+    The sections compare keys with ``.astype(str)`` hundreds of times; on pandas' nullable
+    ``string`` columns each of those is a conversion, on ``str`` a no-op. Values are the same.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    keys = {c: frame[c].astype(str) for c in _KEY_COLUMNS
+            if c in frame.columns and isinstance(frame[c].dtype, pd.StringDtype)
+            and frame[c].dtype.na_value is pd.NA and not frame[c].isna().any()}
+    return frame.assign(**keys) if keys else frame
+
+
 def _render(inputs: ReportInputs, path: Path) -> Path:
+    changes = {f.name: _text_keys(getattr(inputs, f.name)) for f in dataclasses.fields(inputs)}
+    if isinstance(inputs.hours, dict):
+        changes["hours"] = {k: _text_keys(v) for k, v in inputs.hours.items()}
+    inputs = dataclasses.replace(inputs, **changes)
     sections = [
         _summary_section(inputs),
         section_observed.section(inputs),
