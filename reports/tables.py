@@ -106,7 +106,7 @@ def frame_table(
         for name, c in zip(names, frame.columns, strict=True)
     ]
     cells = [
-        _column_cells(name, frame.iloc[:, j].astype(object).tolist(), formats.get(name))
+        _column_cells(name, frame.iloc[:, j].tolist(), formats.get(name))  # Python scalars, as astype(object)
         for j, name in enumerate(names)
     ]
     rows = [list(row) for row in zip(*cells, strict=True)] if cells else [[] for _ in range(len(frame))]
