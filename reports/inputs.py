@@ -145,10 +145,10 @@ def pivot_first(
     val = pd.to_numeric(frame[values]).to_numpy(dtype=float, na_value=np.nan)
     keep = ~np.isnan(val) & keys.notna().to_numpy() & cols.notna().to_numpy()
     keys, cols, val = keys[keep], cols[keep], val[keep]
-    row_index = pd.Index(pd.unique(keys), name=keys.name).sort_values()
-    col_index = pd.Index(pd.unique(cols), name=columns).sort_values()
-    r = row_index.get_indexer(keys)
-    c = col_index.get_indexer(cols)
+    r, row_keys = pd.factorize(keys, sort=True)
+    c, col_keys = pd.factorize(cols, sort=True)
+    row_index = pd.Index(row_keys, name=keys.name)
+    col_index = pd.Index(col_keys, name=columns)
     grid = np.full((len(row_index), len(col_index)), np.nan)
     cells, first = np.unique(r * len(col_index) + c, return_index=True)
     grid.flat[cells] = val[first]
