@@ -71,12 +71,12 @@ def central(frame: pd.DataFrame) -> pd.DataFrame:
     keep = (stat == "central") | (
         (stat == "p50") & ~frame["scenario"].astype(str).isin(has_central)
     )
-    return frame.loc[keep].copy()
+    return frame.loc[keep]  # a new frame (copy-on-write): callers may change it freely
 
 
 def stat_rows(frame: pd.DataFrame, stat: str) -> pd.DataFrame:
     """Rows of one ``stat`` (e.g. p10), possibly empty."""
-    return frame.loc[frame["stat"].astype(str) == stat].copy()
+    return frame.loc[frame["stat"].astype(str) == stat]  # a new frame (copy-on-write)
 
 
 def years_of(frame: pd.DataFrame) -> tuple[int, int, int | None]:
