@@ -160,18 +160,6 @@ def grid_layout(rows: int, cols: int, titles: list[str], horizontal_spacing: flo
     return layout, refs
 
 
-def add_band(fig: go.Figure, x_high: object, high: object, x_low: object, low: object, *, fillcolor: str,
-             name: str, legendgroup: str, showlegend: bool, **where: int) -> None:
-    """A p10–p90 band: an invisible upper line, then the lower line filled up to it (no hover).
-
-    ``where`` is ``row=, col=`` for a subplot.
-    """
-    fig.add_scatter(x=x_high, y=high, mode="lines", line={"width": 0}, legendgroup=legendgroup,
-                    showlegend=False, hoverinfo="skip", **where)
-    fig.add_scatter(x=x_low, y=low, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=fillcolor,
-                    legendgroup=legendgroup, name=name, showlegend=showlegend, hoverinfo="skip", **where)
-
-
 def _series(frame: pd.DataFrame, scenario: str, value: str) -> pd.DataFrame:
     rows = frame.loc[frame["scenario"].astype(str) == scenario, ["year", value]]
     return rows.sort_values("year")
