@@ -136,8 +136,9 @@ def section(inputs: ReportInputs) -> Section | None:
         "(compute and all other load); 'compute peak growth' is the growth of the compute load's own peak.",
         *notes,
     ])]
+    at_year = peaks.loc[peaks["year"] == year]  # each scenario's table picks its rows from these
     blocks.append(TableGroup("hours-peaks", "Scenario:", scenarios,
-                             [_peaks_table(peaks, s, year, base, names, i) for i, s in enumerate(scenarios)]))
+                             [_peaks_table(at_year, s, year, base, names, i) for i, s in enumerate(scenarios)]))
     flex = _flex_table(peaks, year, names)
     blocks.append(flex if flex is not None else Text(
         ["No scenario of this run sets [flexibility] training_shiftable_share: training load is not shifted."]))
