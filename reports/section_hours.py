@@ -42,13 +42,14 @@ def _peaks_table(peaks: pd.DataFrame, scenario: str, year: int, base: int, names
     part = peaks.loc[(peaks["scenario"].astype(str) == scenario) & (peaks["year"] == year)]
     part = part.assign(region_id=part["region_id"].astype(str))
     cen = part.loc[part["stat"] == "central"].set_index("region_id")
-    out = pd.DataFrame({"name": cen.index.map(lambda r: names.get(r, r))}, index=cen.index)
+    columns: dict[str, object] = {"name": [names.get(r, r) for r in cen.index]}
     for col, title in (("compute_peak_mw", "compute peak MW"),
                        ("system_peak_mw", "system peak MW"),
                        ("peak_increment_mw", f"peak increment since {base} MW"),
                        ("compute_peak_increment_mw", f"compute peak growth since {base} MW")):
-        out[f"{title} p50 (p10–p90)"] = _band(part, col)
-        out[f"{title} central"] = cen[col]
+        columns[f"{title} p50 (p10–p90)"] = _band(part, col).reindex(cen.index).to_numpy()
+        columns[f"{title} central"] = cen[col].to_numpy()
+    out = pd.DataFrame(columns, index=cen.index)  # one frame, not a column at a time
     out = out.sort_values(f"peak increment since {base} MW central", ascending=False)
     formats = {c: "{:,.0f}" for c in out.columns if c.endswith("central")}
     return frame_table(f"hours-peaks-{i}", f"Scenario {scenario}: peaks in {year} by province (MW)",
