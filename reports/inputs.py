@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["ReportInputs", "MILESTONE_YEAR", "PUBLISHED_COLUMNS", "PUBLISHED_METRIC", "NATIONAL_ID"]
+__all__ = ["pivot_first", "ReportInputs", "MILESTONE_YEAR", "PUBLISHED_COLUMNS", "PUBLISHED_METRIC", "NATIONAL_ID"]
 
 #: The year planners and published studies quote most; shown beside base and end year.
 MILESTONE_YEAR = 2030
@@ -70,12 +71,12 @@ def central(frame: pd.DataFrame) -> pd.DataFrame:
     keep = (stat == "central") | (
         (stat == "p50") & ~frame["scenario"].astype(str).isin(has_central)
     )
-    return frame.loc[keep].copy()
+    return frame.loc[keep]  # a new frame (copy-on-write): callers may change it freely
 
 
 def stat_rows(frame: pd.DataFrame, stat: str) -> pd.DataFrame:
     """Rows of one ``stat`` (e.g. p10), possibly empty."""
-    return frame.loc[frame["stat"].astype(str) == stat].copy()
+    return frame.loc[frame["stat"].astype(str) == stat]  # a new frame (copy-on-write)
 
 
 def years_of(frame: pd.DataFrame) -> tuple[int, int, int | None]:
@@ -127,3 +128,28 @@ def _describe(value: object) -> str:
     if isinstance(value, dict):
         return str(value.get("description", ""))
     return str(value)
+
+
+def pivot_first(
+    frame: pd.DataFrame, index: str | pd.Series, columns: str, values: str
+) -> pd.DataFrame:
+    """``frame.pivot_table(index=, columns=, values=, aggfunc="first")`` for a numeric ``values``.
+
+    The same table (sorted row and column keys; a cell's first non-missing value; keys with
+    no value left out) without pandas' groupby machinery, which costs milliseconds per call
+    and the report pivots dozens of small frames. ``index`` is a column name or a Series
+    aligned with ``frame``.
+    """
+    keys = frame[index] if isinstance(index, str) else index
+    cols = frame[columns]
+    val = pd.to_numeric(frame[values]).to_numpy(dtype=float, na_value=np.nan)
+    keep = ~np.isnan(val) & keys.notna().to_numpy() & cols.notna().to_numpy()
+    keys, cols, val = keys[keep], cols[keep], val[keep]
+    r, row_keys = pd.factorize(keys, sort=True)
+    c, col_keys = pd.factorize(cols, sort=True)
+    row_index = pd.Index(row_keys, name=keys.name)
+    col_index = pd.Index(col_keys, name=columns)
+    grid = np.full((len(row_index), len(col_index)), np.nan)
+    cells, first = np.unique(r * len(col_index) + c, return_index=True)
+    grid.flat[cells] = val[first]
+    return pd.DataFrame(grid, index=row_index, columns=col_index)

@@ -15,8 +15,7 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import get_colorscale, sample_colorscale
 
 from reports.inputs import central, scenarios_of
 
@@ -76,14 +75,16 @@ def province_map_figure(
     year: int,
     value: str = "facility_energy_twh",
     title: str | None = None,
-) -> go.Figure:
+) -> dict:
     """Provinces coloured by ``value`` in ``year`` (central run), hub clusters as stars.
 
     A dropdown switches scenario; the colour scale is shared by all scenarios so that
     colours compare across them. Regions without boundaries are left out of the map
-    (they stay in the tables); areas without data are grey.
+    (they stay in the tables); areas without data are grey. Plotly figure JSON (plain
+    dicts, for ``page.chart_from_spec``): the 37 long boundary traces cost a tenth of a
+    second as plotly objects.
     """
-    from reports.figures import label, styled
+    from reports.figures import label, styled_layout
 
     paths = province_paths()
     scenarios = sorted(scenarios_of(regional), key=lambda s: s != "reference")
@@ -94,11 +95,12 @@ def province_map_figure(
     vmax = float(pd.to_numeric(mid[value], errors="coerce").max()) if len(mid) else 0.0
     vmax = vmax if math.isfinite(vmax) else 0.0
     ids = [r for r in names.index if r in paths]
-    fig = go.Figure()
+    data: list[dict] = []
     for other in sorted(set(paths) - set(ids) - {MARITIME_ID}):
         xs, ys = paths[other]
-        fig.add_scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=NO_DATA_COLOUR,
-                        line={"color": "white", "width": 0.6}, hoverinfo="skip", showlegend=False)
+        data.append({"fill": "toself", "fillcolor": NO_DATA_COLOUR, "hoverinfo": "skip",
+                     "line": {"color": "white", "width": 0.6}, "mode": "lines", "showlegend": False,
+                     "x": xs, "y": ys, "type": "scatter"})
     by_scenario = {
         s: mid.loc[mid["scenario"].astype(str) == s].set_index("region_id")[value].reindex(ids)
         for s in scenarios
@@ -109,37 +111,39 @@ def province_map_figure(
         xs, ys = paths[rid]
         name_zh = zh.get(rid, "")
         text = f"{label(names.loc[rid, 'name'])} {label(name_zh)} ({label(rid)})"
-        province_traces.append(len(fig.data))
-        fig.add_scatter(
-            x=xs, y=ys, mode="lines", fill="toself", fillcolor=colour, hoveron="fills",
-            line={"color": "white", "width": 0.8}, name=text, text=text, showlegend=False,
-            hovertemplate="%{text}<extra></extra>",
-        )
+        province_traces.append(len(data))
+        data.append({"fill": "toself", "fillcolor": colour, "hoveron": "fills",
+                     "hovertemplate": "%{text}<extra></extra>", "line": {"color": "white", "width": 0.8},
+                     "mode": "lines", "name": text, "showlegend": False, "text": text, "x": xs, "y": ys,
+                     "type": "scatter"})
     if MARITIME_ID in paths:
         xs, ys = paths[MARITIME_ID]
-        fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": "#777", "width": 1},
-                        hoverinfo="skip", showlegend=False)
+        data.append({"hoverinfo": "skip", "line": {"color": "#777", "width": 1}, "mode": "lines",
+                     "showlegend": False, "x": xs, "y": ys, "type": "scatter"})
     located = names.dropna(subset=["lat", "lon"]).loc[lambda f: f.index.isin(ids)]
     hover_values = {s: v.reindex(located.index) for s, v in by_scenario.items()}
-    label_index = len(fig.data)
-    fig.add_scatter(
-        x=located["lon"], y=located["lat"], mode="markers",
-        marker={"size": 6, "color": [v if np.isfinite(v) else 0.0 for v in
-                                      (hover_values[scenarios[0]] if scenarios else located["lat"] * 0)],
-                "colorscale": COLOURSCALE, "cmin": 0.0, "cmax": vmax or 1.0, "showscale": True,
-                "colorbar": {"title": {"text": label(_UNITS.get(value, value))}, "thickness": 14},
-                "line": {"color": "#333", "width": 0.5}},
-        text=[f"{label(names.loc[r, 'name'])} {label(zh.get(r, ''))}" for r in located.index],
-        customdata=(hover_values[scenarios[0]].to_numpy() if scenarios else None),
-        hovertemplate="%{text}<br>%{customdata:,.2f} " + label(value) + "<extra></extra>",
-        showlegend=False,
-    )
+    label_index = len(data)
+    markers = {
+        "hovertemplate": "%{text}<br>%{customdata:,.2f} " + label(value) + "<extra></extra>",
+        "marker": {"cmax": vmax or 1.0, "cmin": 0.0,
+                   "color": [v if np.isfinite(v) else 0.0 for v in
+                             (hover_values[scenarios[0]] if scenarios else located["lat"] * 0)],
+                   "colorbar": {"thickness": 14, "title": {"text": label(_UNITS.get(value, value))}},
+                   "colorscale": get_colorscale(COLOURSCALE), "line": {"color": "#333", "width": 0.5},
+                   "showscale": True, "size": 6},
+        "mode": "markers", "showlegend": False,
+        "text": [f"{label(names.loc[r, 'name'])} {label(zh.get(r, ''))}" for r in located.index],
+        "x": _numbers(located["lon"]), "y": _numbers(located["lat"]), "type": "scatter",
+    }
+    if scenarios:
+        markers["customdata"] = _numbers(hover_values[scenarios[0]])
+    data.append(markers)
     if len(hubs):
-        fig.add_scatter(
-            x=hubs["lon"], y=hubs["lat"], mode="markers", name="hub clusters",
-            marker={"symbol": "star", "size": 12, "color": "black", "line": {"color": "white", "width": 1}},
-            text=[label(h) for h in hubs["name"]], hovertemplate="%{text}<extra>hub cluster</extra>",
-        )
+        data.append({"hovertemplate": "%{text}<extra>hub cluster</extra>",
+                     "marker": {"color": "black", "line": {"color": "white", "width": 1}, "size": 12,
+                                "symbol": "star"},
+                     "mode": "markers", "name": "hub clusters", "text": [label(h) for h in hubs["name"]],
+                     "x": _numbers(hubs["lon"]), "y": _numbers(hubs["lat"]), "type": "scatter"})
     buttons = []
     for s in scenarios:
         fills = _colours(by_scenario[s], vmax)
@@ -147,21 +151,26 @@ def province_map_figure(
         # one restyle per scenario: element i of each list goes to trace i of the index list
         # (the province fills, then the marker trace that carries the colour bar and hover values)
         buttons.append({
-            "label": label(s), "method": "restyle",
             "args": [
                 {"fillcolor": [*fills, None],
                  "marker.color": [None] * len(fills) + [[v if np.isfinite(v) else 0.0 for v in vals]],
-                 "customdata": [None] * len(fills) + [vals.to_numpy().tolist()]},
+                 "customdata": [None] * len(fills) + [_numbers(vals)]},
                 [*province_traces, label_index],
             ],
+            "label": label(s), "method": "restyle",
         })
-    fig.update_layout(
-        updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
-                      "y": 1.0, "yanchor": "bottom", "showactive": True}] if len(scenarios) > 1 else [],
-        xaxis={"visible": False, "scaleanchor": "y", "scaleratio": math.cos(math.radians(35))},
-        yaxis={"visible": False},
-        legend={"x": 0.0, "y": 0.0},
-    )
-    styled(fig, title or f"Where: {_UNITS.get(value, value)} in {year} by province (central run)", 620)
-    fig.update_layout(margin={"t": 100, "l": 10, "r": 10, "b": 10})
-    return fig
+    layout = styled_layout(title or f"Where: {_UNITS.get(value, value)} in {year} by province (central run)", 620,
+                           ["xaxis", "yaxis"], legend={"x": 0.0, "y": 0.0})
+    layout["xaxis"] = {"visible": False, "scaleanchor": "y", "scaleratio": math.cos(math.radians(35)),
+                       **layout["xaxis"]}
+    layout["yaxis"] = {"visible": False, **layout["yaxis"]}
+    layout["margin"] = {**layout["margin"], "t": 100, "l": 10, "r": 10, "b": 10}
+    if len(scenarios) > 1:
+        layout["updatemenus"] = [{"buttons": buttons, "direction": "down", "showactive": True, "x": 0.0,
+                                  "xanchor": "left", "y": 1.0, "yanchor": "bottom"}]
+    return {"data": data, "layout": layout}
+
+
+def _numbers(values: pd.Series) -> list[float | None]:
+    """Floats for figure JSON, NaN as None."""
+    return [None if math.isnan(v) else v for v in pd.to_numeric(values).to_numpy(dtype=float).tolist()]

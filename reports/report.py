@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +24,7 @@ from reports.inputs import (
     ReportInputs,
     central,
     milestone_years,
+    pivot_first,
     present,
     published_estimates,
     region_names,
@@ -31,7 +34,7 @@ from reports.inputs import (
     years_of,
 )
 from reports.map import province_map_figure
-from reports.page import Section, TableGroup, Text, chart, render_page, write_page
+from reports.page import Section, TableGroup, Text, chart_from_spec, render_page, write_page
 from reports.tables import (
     Table,
     frame_table,
@@ -63,6 +66,39 @@ def render_report(inputs: ReportInputs, path: Path) -> Path:
     Returns:
         ``path``.
     """
+    # Rendering allocates millions of short-lived objects (cells, figure dicts) and no cycles
+    # worth collecting: the cyclic collector would scan the run's live tables over and over.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _render(inputs, path)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_KEY_COLUMNS = ("scenario", "region_id", "stat", "workload", "model", "parameter")
+
+
+def _text_keys(frame: object) -> object:
+    """``frame`` with its key columns as plain ``str`` (when they are nullable text without gaps).
+
+    The sections compare keys with ``.astype(str)`` hundreds of times; on pandas' nullable
+    ``string`` columns each of those is a conversion, on ``str`` a no-op. Values are the same.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    keys = {c: frame[c].astype(str) for c in _KEY_COLUMNS
+            if c in frame.columns and isinstance(frame[c].dtype, pd.StringDtype)
+            and frame[c].dtype.na_value is pd.NA and not frame[c].isna().any()}
+    return frame.assign(**keys) if keys else frame
+
+
+def _render(inputs: ReportInputs, path: Path) -> Path:
+    changes = {f.name: _text_keys(getattr(inputs, f.name)) for f in dataclasses.fields(inputs)}
+    if isinstance(inputs.hours, dict):
+        changes["hours"] = {k: _text_keys(v) for k, v in inputs.hours.items()}
+    inputs = dataclasses.replace(inputs, **changes)
     sections = [
         _summary_section(inputs),
         section_observed.section(inputs),
@@ -195,7 +231,7 @@ def _summary_section(inputs: ReportInputs) -> Section:
     return Section(
         "summary",
         "How much, and when it rises",
-        [Text(lines, bullets=True), chart("fig-headline", fig, caption, alternatives), table],
+        [Text(lines, bullets=True), chart_from_spec("fig-headline", fig, caption, alternatives), table],
     )
 
 
@@ -227,7 +263,7 @@ def _where_section(inputs: ReportInputs) -> Section:
         inputs.hubs[["hub_id", "name", "region_id", "zone", "lat", "lon"]],
     )
     blocks = [
-        chart(
+        chart_from_spec(
             "fig-map",
             fig,
             f"Colour: central facility energy in {year} (TWh); stars: hub clusters. Boundaries: "
@@ -246,9 +282,7 @@ def _where_section(inputs: ReportInputs) -> Section:
 def _peak_table(inputs: ReportInputs, year: int) -> Table:
     mid = central(inputs.regional)
     mid = mid.loc[mid["year"] == year].assign(region_id=lambda f: f["region_id"].astype(str))
-    frame = mid.pivot_table(
-        index="region_id", columns="scenario", values="peak_load_mw", aggfunc="first"
-    )
+    frame = pivot_first(mid, "region_id", "scenario", "peak_load_mw")
     frame.columns = [f"{c} peak MW" for c in frame.columns]
     meta = inputs.regions.assign(region_id=inputs.regions["region_id"].astype(str)).set_index(
         "region_id"
@@ -266,9 +300,7 @@ def _provinces_section(inputs: ReportInputs) -> Section:
     mid = central(inputs.regional)
     series = []
     for i, s in enumerate(scenarios):
-        grid = mid.loc[mid["scenario"].astype(str) == s].pivot_table(
-            index="region_id", columns="year", values="facility_energy_twh", aggfunc="first"
-        )
+        grid = pivot_first(mid.loc[mid["scenario"].astype(str) == s], "region_id", "year", "facility_energy_twh")
         grid.columns = [str(y) for y in grid.columns]
         series.append(
             frame_table(
@@ -286,7 +318,7 @@ def _provinces_section(inputs: ReportInputs) -> Section:
         "provinces",
         "Provinces",
         [
-            chart(
+            chart_from_spec(
                 "fig-provinces",
                 fig,
                 "One panel per province, central facility electricity per scenario "
@@ -356,7 +388,7 @@ def _comparison_section(inputs: ReportInputs) -> Section:
         "scenarios",
         "Scenario comparison",
         [
-            chart(
+            chart_from_spec(
                 "fig-scenarios",
                 fig,
                 "Left: central national TWh at base year, 2030 and end year; right: compute "
@@ -371,23 +403,25 @@ def _rise_odds_section(inputs: ReportInputs) -> Section:
     odds = inputs.rise_odds
     fig = figures.rise_odds_figure(odds, inputs.regions)
     ordered = odds.sort_values(["scenario", "region_id", "year"])
-    first = ordered.assign(p=pd.to_numeric(ordered["p_started"]))
-    rows = []
-    for (s, r), part in first.groupby(["scenario", "region_id"], sort=False):
-        y50 = part.loc[part["p"] >= 0.5, "year"].min()
-        y90 = part.loc[part["p"] >= 0.9, "year"].min()
-        rows.append({"scenario": s, "region_id": r, "P ≥ 50 % by": y50, "P ≥ 90 % by": y90})
+    p = pd.to_numeric(ordered["p_started"])
+    year = pd.to_numeric(ordered["year"])
+    keys = [ordered["scenario"], ordered["region_id"]]
+    # first year with p >= 0.5 / 0.9 per scenario and region (NaN: never within the horizon)
+    first = pd.DataFrame({
+        "P ≥ 50 % by": year.where(p >= 0.5).groupby(keys, sort=False).min(),
+        "P ≥ 90 % by": year.where(p >= 0.9).groupby(keys, sort=False).min(),
+    })
     table = frame_table(
         "rise-odds-table",
         "First year the rise has started with probability ≥ 50 % / ≥ 90 %",
-        pd.DataFrame(rows, columns=["scenario", "region_id", "P ≥ 50 % by", "P ≥ 90 % by"]),
+        first.rename_axis(["scenario", "region_id"]).reset_index(),
         {"P ≥ 50 % by": "year", "P ≥ 90 % by": "year"},
     )
     return Section(
         "rise-odds",
         "How sure: odds that the rise has started",
         [
-            chart(
+            chart_from_spec(
                 "fig-rise-odds",
                 fig,
                 "Share of Monte Carlo draws in which the rise has started by each year "
@@ -429,7 +463,7 @@ def _sensitivity_section(inputs: ReportInputs) -> Section:
         "sensitivity",
         "Why: sensitivity",
         [
-            chart(
+            chart_from_spec(
                 "fig-tornado",
                 fig,
                 "Each bar spans national TWh with one parameter at its low and high value, "
@@ -449,9 +483,7 @@ def _coincident_section(inputs: ReportInputs) -> Section:
     tables = []
     for i, s in enumerate(scenarios):
         part = co.loc[co["scenario"].astype(str) == s]
-        wide = part.loc[part["year"].isin(years)].pivot_table(
-            index="region_id", columns="year", values="compute_peak_contribution_mw", aggfunc="first"
-        )
+        wide = pivot_first(part.loc[part["year"].isin(years)], "region_id", "year", "compute_peak_contribution_mw")
         wide.columns = [f"{y} compute adds MW" for y in wide.columns]
         last = part.loc[part["year"] == end].set_index("region_id")
         wide[f"{end} system peak MW"] = last["system_peak_mw"]

@@ -27,9 +27,18 @@ _MODEL_NAMES = {
 }
 
 
-def _row(bt: pd.DataFrame, region: str, model: str, h: int) -> pd.Series | None:
-    part = bt[(bt["region_id"] == region) & (bt["model"] == model) & (bt["h"] == h)]
-    return part.iloc[0] if len(part) else None
+class _Rows:
+    """``rows(region, model, h)``: the first backtest row of that key (a dict), or None."""
+
+    def __init__(self, bt: pd.DataFrame) -> None:
+        self._first: dict[tuple[str, str, int], dict] = {}
+        keys = zip(bt["region_id"].astype(str).tolist(), bt["model"].astype(str).tolist(),
+                   pd.to_numeric(bt["h"]).tolist(), strict=True)
+        for key, rec in zip(keys, bt.to_dict("records"), strict=True):
+            self._first.setdefault(key, rec)
+
+    def __call__(self, region: str, model: str, h: int) -> dict | None:
+        return self._first.get((region, model, h))
 
 
 def province_sentences(backtest: pd.DataFrame, names: dict[str, str]) -> list[tuple[str, str]]:
@@ -40,11 +49,12 @@ def province_sentences(backtest: pd.DataFrame, names: dict[str, str]) -> list[tu
         return []
     h = PLANNER_HORIZON if PLANNER_HORIZON in horizons else max(horizons)
     out = []
+    row = _Rows(bt)
     for rid in sorted(set(bt["region_id"]) - {"ALL"}):
-        own, drift = _row(bt, rid, "online", h), _row(bt, rid, "drift", h)
+        own, drift = row(rid, "online", h), row(rid, "drift", h)
         if own is None or drift is None:
             continue
-        pooled = _row(bt, rid, "online", 0)
+        pooled = row(rid, "online", 0)
         cover = pooled["coverage80"] if pooled is not None else float("nan")
         cover_text = (
             f"; its 80% range held the outcome {cover:.0%} of the time (1-{max(horizons)} years ahead)"
@@ -63,7 +73,8 @@ def province_sentences(backtest: pd.DataFrame, names: dict[str, str]) -> list[tu
 
 
 def _headline(bt: pd.DataFrame) -> list[str]:
-    own, drift = _row(bt, "ALL", "online", 0), _row(bt, "ALL", "drift", 0)
+    row = _Rows(bt)
+    own, drift = row("ALL", "online", 0), row("ALL", "drift", 0)
     if own is None or drift is None:
         return []
     horizons = sorted(h for h in bt["h"].unique() if h > 0)
@@ -98,12 +109,13 @@ def _province_table(bt: pd.DataFrame, names: dict[str, str]) -> Table:
     horizons = sorted(h for h in bt["h"].unique() if h > 0)
     h = PLANNER_HORIZON if PLANNER_HORIZON in horizons else max(horizons)
     rows = []
+    row = _Rows(bt)
     for rid in sorted(set(bt["region_id"]) - {"ALL"}) + ["ALL"]:
         cells = [text(names.get(rid, "All provinces" if rid == "ALL" else rid))]
         for model, hh in (("online", h), ("drift", h), ("online", 0), ("drift", 0)):
-            r = _row(bt, rid, model, hh)
+            r = row(rid, model, hh)
             cells.append(num(None if r is None else r["mape"], "{:.1%}"))
-        r = _row(bt, rid, "online", 0)
+        r = row(rid, "online", 0)
         cells.append(num(None if r is None else r["coverage80"], "{:.0%}"))
         rows.append(cells)
     return Table(

@@ -8,10 +8,8 @@ distributed-small comparison when both scenarios are in the run.
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from reports.figures import label, scenario_colours, styled
+from reports.figures import grid_layout, label, scenario_colours, styled_layout
 from reports.inputs import (
     NATIONAL_ID,
     ReportInputs,
@@ -22,7 +20,7 @@ from reports.inputs import (
     stat_rows,
     years_of,
 )
-from reports.page import Section, TableGroup, Text, chart
+from reports.page import Section, TableGroup, Text, chart_from_spec
 from reports.tables import frame_table
 
 __all__ = ["section"]
@@ -52,20 +50,38 @@ def _national(costs: pd.DataFrame, year: int) -> pd.DataFrame:
     return out.reindex(scenarios_of(nat))
 
 
-def _national_figure(nat: pd.DataFrame, year: int) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[f"electricity cost {year}, bn CNY/yr",
-                                                        f"CO2 {year}, Mt/yr"])
+def _national_figure(nat: pd.DataFrame, year: int) -> dict:
+    """Plotly figure JSON (plain dicts, for ``page.chart_from_spec``)."""
+    grid, refs = grid_layout(1, 2, [f"electricity cost {year}, bn CNY/yr", f"CO2 {year}, Mt/yr"], 0.2 / 2, 0.3)
     colours = scenario_colours(list(nat.index))
-    for col_i, col in enumerate((COST, CO2), start=1):
-        err = None
+    data: list[dict] = []
+    for (xref, yref), col in zip(refs, (COST, CO2), strict=True):
+        trace = {"hovertemplate": "%{x}: %{y:,.1f}<extra></extra>",
+                 "marker": {"color": [colours[s] for s in nat.index]}, "showlegend": False,
+                 "x": [label(s) for s in nat.index], "y": _numbers(nat[col]), "type": "bar",
+                 "xaxis": xref, "yaxis": yref}
         if f"{col}_p90" in nat.columns:
-            err = {"type": "data", "symmetric": False, "array": (nat[f"{col}_p90"] - nat[col]).tolist(),
-                   "arrayminus": (nat[col] - nat[f"{col}_p10"]).tolist()}
-        fig.add_bar(x=[label(s) for s in nat.index], y=nat[col].tolist(), error_y=err, showlegend=False,
-                    marker_color=[colours[s] for s in nat.index],
-                    hovertemplate="%{x}: %{y:,.1f}<extra></extra>", row=1, col=col_i)
-    fig = styled(fig, f"National cost and emissions, {year} (bars: central; whiskers: p10-p90)", 460)
-    return fig.update_layout(margin={"t": 90})
+            trace["error_y"] = {"array": _numbers(nat[f"{col}_p90"] - nat[col]),
+                                "arrayminus": _numbers(nat[col] - nat[f"{col}_p10"]), "symmetric": False,
+                                "type": "data"}
+        data.append(trace)
+    return {"data": data, "layout": _two_panels(grid, f"National cost and emissions, {year} (bars: central; "
+                                                      "whiskers: p10-p90)", 460)}
+
+
+def _two_panels(grid: dict, title: str, height: int, **y_extra: object) -> dict:
+    axes = ["xaxis", "yaxis", "xaxis2", "yaxis2"]
+    layout = styled_layout(title, height, axes)
+    for axis in axes:
+        layout[axis] = {**grid[axis], **(y_extra if axis.startswith("yaxis") else {}), **layout[axis]}
+    layout["annotations"] = grid["annotations"]
+    layout["margin"] = {**layout["margin"], "t": 90}
+    return layout
+
+
+def _numbers(values: pd.Series) -> list[float | None]:
+    """Floats for figure JSON, NaN as None (an empty bar or whisker)."""
+    return [None if v != v else v for v in pd.to_numeric(values).to_numpy(dtype=float).tolist()]
 
 
 def _province_frame(costs: pd.DataFrame, scenario: str, year: int, names: dict[str, str]) -> pd.DataFrame:
@@ -76,17 +92,17 @@ def _province_frame(costs: pd.DataFrame, scenario: str, year: int, names: dict[s
     return out.sort_values(COST, ascending=False).reset_index(drop=True)
 
 
-def _province_figure(frame: pd.DataFrame, scenario: str, year: int) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True,
-                        subplot_titles=[f"cost {year}, bn CNY/yr", f"CO2 {year}, Mt/yr"])
+def _province_figure(frame: pd.DataFrame, scenario: str, year: int) -> dict:
+    """Plotly figure JSON (plain dicts, for ``page.chart_from_spec``)."""
+    grid, refs = grid_layout(1, 2, [f"cost {year}, bn CNY/yr", f"CO2 {year}, Mt/yr"], 0.2 / 2, 0.3,
+                             shared_yaxes=True)
     names = [label(n) for n in frame["name"]]
-    for col_i, col in enumerate((COST, CO2), start=1):
-        fig.add_bar(y=names, x=frame[col].tolist(), orientation="h", showlegend=False,
-                    marker_color="#4c78a8" if col == COST else "#e45756",
-                    hovertemplate="%{y}: %{x:,.2f}<extra></extra>", row=1, col=col_i)
-    fig.update_yaxes(autorange="reversed")
-    fig = styled(fig, f"Provinces, scenario {label(scenario)}, {year} (central run)", max(420, 18 * len(frame) + 140))
-    return fig.update_layout(margin={"t": 90})
+    data = [{"hovertemplate": "%{y}: %{x:,.2f}<extra></extra>",
+             "marker": {"color": "#4c78a8" if col == COST else "#e45756"}, "orientation": "h",
+             "showlegend": False, "x": _numbers(frame[col]), "y": names, "type": "bar", "xaxis": xref, "yaxis": yref}
+            for (xref, yref), col in zip(refs, (COST, CO2), strict=True)]
+    return {"data": data, "layout": _two_panels(grid, f"Provinces, scenario {label(scenario)}, {year} (central run)",
+                                                max(420, 18 * len(frame) + 140), autorange="reversed")}
 
 
 def _pair_frame(costs: pd.DataFrame) -> pd.DataFrame | None:
@@ -135,15 +151,15 @@ def section(inputs: ReportInputs) -> Section | None:
                             nat.reset_index(names="scenario"),
                             {c: "{:,.1f}" for c in nat.columns})
     blocks: list = [Text(_notes(costs)),
-                    chart("fig-costs-national", _national_figure(nat, year),
-                          f"National electricity cost and CO2 of compute centres in {year}, by scenario.",
-                          [nat_table])]
+                    chart_from_spec("fig-costs-national", _national_figure(nat, year),
+                                    f"National electricity cost and CO2 of compute centres in {year}, by scenario.",
+                                    [nat_table])]
     names = region_names(inputs.regions)
     scenarios = scenarios_of(costs)
     first = scenarios[0]
     frames = {s: _province_frame(costs, s, year, names) for s in scenarios}
-    blocks.append(chart("fig-costs-provinces", _province_figure(frames[first], first, year),
-                        f"Cost and CO2 by province, scenario {first}, {year}; other scenarios in the table below."))
+    blocks.append(chart_from_spec("fig-costs-provinces", _province_figure(frames[first], first, year),
+                                  f"Cost and CO2 by province, scenario {first}, {year}; other scenarios in the table below."))
     tables = [frame_table(f"costs-prov-{i}", f"Scenario {s}: provinces in {year} (central run)", frames[s],
                           {COST: "{:,.2f}", CO2: "{:,.2f}", GREEN: "{:,.2f}"}) for i, s in enumerate(scenarios)]
     blocks.append(TableGroup("costs-provinces", "Scenario:", scenarios, tables))

@@ -12,11 +12,9 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import plotly.graph_objects as go
 from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
-from reports.figures import add_band, label, styled
+from reports.figures import grid_layout, label, styled_layout
 from reports.inputs import (
     MILESTONE_YEAR,
     ReportInputs,
@@ -27,7 +25,7 @@ from reports.inputs import (
     scenarios_of,
     stat_rows,
 )
-from reports.page import Section, TableGroup, Text, chart
+from reports.page import Section, TableGroup, Text, chart_from_spec
 from reports.tables import Table, frame_table
 
 __all__ = [
@@ -66,7 +64,7 @@ def section(inputs: ReportInputs) -> Section | None:
     series = _province_series(mine, inputs.regional, scenario)
     blocks: list = [
         Text(_story_lines(summary, names, scenario, years), bullets=True),
-        chart(
+        chart_from_spec(
             "fig-pipeline-stages",
             _stage_figure(stage_frame.loc[stage_frame["scenario"] == scenario]),
             f"Scenario {scenario}. Dashed: IT capacity of the known projects as requested (on "
@@ -78,7 +76,7 @@ def section(inputs: ReportInputs) -> Section | None:
                 )
             ],
         ),
-        chart(
+        chart_from_spec(
             "fig-pipeline-provinces",
             _province_figure(series, names),
             f"Scenario {scenario}, IT energy of each province with known projects (TWh/yr): "
@@ -369,14 +367,12 @@ def _observed_table(observed: pd.DataFrame, names: dict[str, str]) -> Table:
 # ------------------------------------------------------------------------- figures
 
 
-def _stage_figure(frame: pd.DataFrame) -> go.Figure:
+def _stage_figure(frame: pd.DataFrame) -> dict:
+    """Plotly figure JSON (plain dicts, for ``page.chart_from_spec``): one panel per stage."""
     stages = _stage_order(frame["stage"])
-    fig = make_subplots(
-        rows=1,
-        cols=max(1, len(stages)),
-        subplot_titles=[label(s) for s in stages],
-        shared_yaxes=True,
-    )
+    cols = max(1, len(stages))
+    grid, refs = grid_layout(1, cols, [label(s) for s in stages], 0.2 / cols, 0.3, shared_yaxes=True)
+    data: list[dict] = []
     for i, stage in enumerate(stages):
         part = frame.loc[frame["stage"] == stage].sort_values("year")
         colour = _STAGE_COLOURS.get(stage, "#555")
@@ -384,20 +380,26 @@ def _stage_figure(frame: pd.DataFrame) -> go.Figure:
             ("requested_it_mw", "dash", "requested"),
             ("expected_it_mw", "solid", "expected"),
         ):
-            fig.add_scatter(
-                x=part["year"],
-                y=part[value],
-                mode="lines+markers",
-                name=f"{label(stage)}: {what}",
-                line={"color": colour, "dash": dash, "width": 2},
-                marker={"size": 4},
-                hovertemplate=f"{label(stage)} {what}<br>%{{x}}: %{{y:,.0f}} MW<extra></extra>",
-                row=1,
-                col=i + 1,
-            )
-    fig.update_yaxes(title_text="IT MW", row=1, col=1, rangemode="tozero")
-    fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    return styled(fig, "Known projects nationally: requested versus expected IT MW, by stage", 420)
+            data.append({
+                "hovertemplate": f"{label(stage)} {what}<br>%{{x}}: %{{y:,.0f}} MW<extra></extra>",
+                "line": {"color": colour, "dash": dash, "width": 2},
+                "marker": {"size": 4},
+                "mode": "lines+markers",
+                "name": f"{label(stage)}: {what}",
+                "x": [int(y) for y in part["year"].tolist()],
+                "y": _numbers(part[value]),
+                "type": "scatter",
+                "xaxis": refs[i][0],
+                "yaxis": refs[i][1],
+            })
+    axes = [k for k in grid if k.startswith(("xaxis", "yaxis"))]
+    layout = styled_layout("Known projects nationally: requested versus expected IT MW, by stage", 420, axes,
+                           legend={"orientation": "h", "y": -0.2})
+    for axis in axes:
+        layout[axis] = {**grid[axis], **layout[axis]}
+    layout["yaxis"] |= {"title": {"text": "IT MW"}, "rangemode": "tozero"}
+    layout["annotations"] = grid["annotations"]
+    return {"data": data, "layout": layout}
 
 
 def _province_series(pipe: pd.DataFrame, regional: pd.DataFrame, scenario: str) -> pd.DataFrame:
@@ -441,49 +443,62 @@ def _province_series_table(series: pd.DataFrame, scenario: str) -> Table:
     )
 
 
-def _province_figure(series: pd.DataFrame, names: dict[str, str], cols: int = 4) -> go.Figure:
+def _province_figure(series: pd.DataFrame, names: dict[str, str], cols: int = 4) -> dict:
+    """Plotly figure JSON (plain dicts, for ``page.chart_from_spec``): one panel per province."""
     ids = sorted(series["region_id"].unique())
     rows = max(1, math.ceil(len(ids) / cols))
-    fig = make_subplots(
-        rows=rows,
-        cols=min(cols, max(1, len(ids))),
-        subplot_titles=[f"{label(r)} {label(names.get(r, ''))}" for r in ids],
-        vertical_spacing=min(0.3 / rows, 0.12),
-    )
+    used_cols = min(cols, max(1, len(ids)))
+    grid, refs = grid_layout(rows, used_cols, [f"{label(r)} {label(names.get(r, ''))}" for r in ids],
+                             0.2 / used_cols, min(0.3 / rows, 0.12), title_font={"size": 11})
     traces = (
         ("trend_twh", "trend (without projects)", "#888", "dot"),
         ("pipeline_twh", "projects, expected", "#1f77b4", "solid"),
         ("added_twh", "added to the trend", "#d62728", "dash"),
         ("forecast_twh", "forecast IT energy", "#444", "dot"),
     )
+    data: list[dict] = []
     for i, rid in enumerate(ids):
         row, col = divmod(i, cols)
+        xref, yref = refs[row * used_cols + col]
         part = series.loc[series["region_id"] == rid]
-        where = {"row": row + 1, "col": col + 1}
+        years = [int(y) for y in part["year"].tolist()]
         if {"pipeline_p10_twh", "pipeline_p90_twh"} <= set(part.columns) and part[
             "pipeline_p90_twh"
         ].notna().any():
-            add_band(fig, part["year"], part["pipeline_p90_twh"], part["year"], part["pipeline_p10_twh"],
-                     fillcolor="rgba(31,119,180,0.15)", name="projects p10–p90", legendgroup="band",
-                     showlegend=i == 0, **where)
+            data.append({"hoverinfo": "skip", "legendgroup": "band", "line": {"width": 0}, "mode": "lines",
+                         "showlegend": False, "x": years, "y": _numbers(part["pipeline_p90_twh"]),
+                         "type": "scatter", "xaxis": xref, "yaxis": yref})
+            data.append({"fill": "tonexty", "fillcolor": "rgba(31,119,180,0.15)", "hoverinfo": "skip",
+                         "legendgroup": "band", "line": {"width": 0}, "mode": "lines", "name": "projects p10–p90",
+                         "showlegend": i == 0, "x": years, "y": _numbers(part["pipeline_p10_twh"]),
+                         "type": "scatter", "xaxis": xref, "yaxis": yref})
         for column, title, colour, dash in traces:
             if column not in part.columns or part[column].isna().all():
                 continue
-            fig.add_scatter(
-                x=part["year"],
-                y=part[column],
-                mode="lines",
-                name=title,
-                legendgroup=title,
-                showlegend=i == 0,
-                line={"color": colour, "dash": dash, "width": 1.8},
-                hovertemplate=f"{label(rid)} {title}<br>%{{x}}: %{{y:,.2f}} TWh<extra></extra>",
-                **where,
-            )
-    fig.update_annotations(font_size=11)
-    fig.update_yaxes(rangemode="tozero", tickfont_size=9)
-    fig.update_xaxes(tickfont_size=9, nticks=5)
-    fig.update_layout(legend={"orientation": "h", "y": -0.08, "yanchor": "top"})
-    return styled(
-        fig, "Provinces with known projects: trend versus pipeline, IT TWh/yr", 160 + 220 * rows
-    )
+            data.append({
+                "hovertemplate": f"{label(rid)} {title}<br>%{{x}}: %{{y:,.2f}} TWh<extra></extra>",
+                "legendgroup": title,
+                "line": {"color": colour, "dash": dash, "width": 1.8},
+                "mode": "lines",
+                "name": title,
+                "showlegend": i == 0,
+                "x": years,
+                "y": _numbers(part[column]),
+                "type": "scatter",
+                "xaxis": xref,
+                "yaxis": yref,
+            })
+    axes = [k for k in grid if k.startswith(("xaxis", "yaxis"))]
+    layout = styled_layout("Provinces with known projects: trend versus pipeline, IT TWh/yr", 160 + 220 * rows,
+                           axes, legend={"orientation": "h", "y": -0.08, "yanchor": "top"})
+    for axis in axes:
+        extra = ({"rangemode": "tozero", "tickfont": {"size": 9}} if axis.startswith("yaxis")
+                 else {"tickfont": {"size": 9}, "nticks": 5})
+        layout[axis] = {**grid[axis], **extra, **layout[axis]}
+    layout["annotations"] = grid["annotations"]
+    return {"data": data, "layout": layout}
+
+
+def _numbers(values: pd.Series) -> list[float | None]:
+    """Floats for figure JSON, NaN as None (a gap)."""
+    return [None if v != v else v for v in pd.to_numeric(values).to_numpy(dtype=float).tolist()]

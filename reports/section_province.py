@@ -8,14 +8,11 @@ started, and what the known project pipeline adds when the run has one.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
-from plotly.subplots import make_subplots
 
-from reports.figures import label, scenario_colours, styled
+from reports.figures import grid_layout, label, scenario_colours, styled_layout
 from reports.i18n import SHAPES_ZH
-from reports.inputs import ReportInputs, central, milestone_years, scenarios_of, stat_rows
+from reports.inputs import MILESTONE_YEAR, ReportInputs, central, scenarios_of
 from reports.page import Chart, PaneGroup, Section, Text, chart_from_spec
 from reports.tables import Table, num, text, year_cell
 
@@ -35,18 +32,26 @@ class _Values:
     """``value(stat, scenario, year, column)`` of one province's regional rows, looked up in O(1).
 
     ``stat`` is ``mid`` (central, or p50 where a scenario has no central rows), ``p10`` or ``p90``.
+    ``scenarios`` (first seen) and ``milestones`` are those of the province's rows.
     """
 
     def __init__(self, regional: pd.DataFrame) -> None:
-        self._rows: dict[tuple[str, str, int], dict] = {}
-        for stat, frame in (("mid", central(regional)), ("p10", stat_rows(regional, "p10")),
-                            ("p90", stat_rows(regional, "p90"))):
-            for rec in frame.to_dict("records"):
-                self._rows[(stat, str(rec["scenario"]), int(rec["year"]))] = rec
+        only = _grouped_values(regional, [""] * len(regional)).get("")
+        self._rows: dict[tuple[str, str, int], int] = {} if only is None else only._rows
+        self._columns = _Columns(regional) if only is None else only._columns
+        self.scenarios: list[str] = [] if only is None else only.scenarios
+        self.milestones: list[int] = [] if only is None else only.milestones
+
+    @classmethod
+    def _of(cls, rows: dict, columns: _Columns, scenarios: list[str], milestones: list[int]) -> _Values:
+        value = cls.__new__(cls)
+        value._rows, value._columns, value.scenarios, value.milestones = rows, columns, scenarios, milestones
+        return value
 
     def __call__(self, stat: str, scenario: str, year: int, column: str) -> float:
-        rec = self._rows.get((stat, scenario, int(year)))
-        value = None if rec is None else rec.get(column)
+        pos = self._rows.get((stat, scenario, int(year)))
+        values = None if pos is None else self._columns.get(column)
+        value = None if values is None else values[pos]
         return float(value) if value is not None and pd.notna(value) else float("nan")
 
     def series(self, stat: str, scenario: str, years: list[int], column: str) -> list[float | None]:
@@ -54,27 +59,86 @@ class _Values:
         return [None if pd.isna(v) else v for v in out]
 
 
-def _turning(inputs: ReportInputs, rid: str) -> pd.DataFrame:
+class _Columns:
+    """A frame's columns as Python lists, each converted when first asked for (None: no such column)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame, self._lists = frame, {}
+
+    def get(self, column: str) -> list | None:
+        if column not in self._lists:
+            frame = self._frame
+            self._lists[column] = frame[column].astype(object).tolist() if column in frame.columns else None
+        return self._lists[column]
+
+
+def _grouped_values(regional: pd.DataFrame, groups: list[str]) -> dict[str, _Values]:
+    """One ``_Values`` per group of rows (``groups``: each row's group, e.g. its province).
+
+    Each group reads as ``_Values(rows of the group)`` would: its central rows, or its p50
+    rows for a scenario without central rows in the group; the last row of a key wins.
+    """
+    stats = regional["stat"].astype(str).tolist()
+    scenarios = regional["scenario"].astype(str).tolist()
+    years = pd.to_numeric(regional["year"]).astype(int).tolist()
+    has_central = {(g, sc) for g, sc, st in zip(groups, scenarios, stats, strict=True) if st == "central"}
+    rows: dict[str, dict[tuple[str, str, int], int]] = {}
+    seen: dict[str, dict[str, None]] = {}
+    for pos, (g, st, sc, y) in enumerate(zip(groups, stats, scenarios, years, strict=True)):
+        mine = rows.setdefault(g, {})
+        seen.setdefault(g, {}).setdefault(sc, None)
+        if st == "central" or (st == "p50" and (g, sc) not in has_central):
+            mine[("mid", sc, y)] = pos
+        elif st in ("p10", "p90"):
+            mine[(st, sc, y)] = pos
+    low: dict[str, int] = {}
+    high: dict[str, int] = {}
+    for g, y in zip(groups, years, strict=True):
+        low[g] = min(low.get(g, y), y)
+        high[g] = max(high.get(g, y), y)
+    columns = _Columns(regional)
+    out = {}
+    for g, mine in rows.items():
+        base, end = low[g], high[g]
+        milestones = sorted({base, end} | ({MILESTONE_YEAR} if base < MILESTONE_YEAR < end else set()))
+        out[g] = _Values._of(mine, columns, list(seen[g]), milestones)
+    return out
+
+
+def _turning(inputs: ReportInputs, rid: str) -> dict[str, dict]:
+    """scenario -> the province's turning point row (as a dict)."""
+    return _turning_all(inputs).get(rid, {})
+
+
+def _turning_all(inputs: ReportInputs) -> dict[str, dict[str, dict]]:
+    """region -> scenario -> that turning point's row (as a dict)."""
     tps = inputs.turning_points
-    tps = tps.loc[tps["region_id"].astype(str) == rid]
-    return tps.set_index(tps["scenario"].astype(str))
+    out: dict[str, dict[str, dict]] = {}
+    keys = zip(tps["region_id"].astype(str).tolist(), tps["scenario"].astype(str).tolist(), strict=True)
+    for (rid, scenario), rec in zip(keys, tps.to_dict("records"), strict=True):
+        out.setdefault(rid, {})[scenario] = rec
+    return out
 
 
 
 
 def province_story(rid: str, name: str, inputs: ReportInputs, regional: pd.DataFrame,
-                   lang: str = "en") -> list[str]:
-    """One sentence per scenario: the path, its range, the turning point and the peak."""
-    years = milestone_years(regional)
+                   lang: str = "en", value: _Values | None = None, tps: dict[str, dict] | None = None) -> list[str]:
+    """One sentence per scenario: the path, its range, the turning point and the peak.
+
+    ``value`` and ``tps`` (the province's regional values and turning points) are built
+    from ``regional`` and ``inputs`` when not given.
+    """
+    value = _Values(regional) if value is None else value
+    years = value.milestones
     end = years[-1]
-    value = _Values(regional)
-    tps = _turning(inputs, rid)
+    tps = _turning(inputs, rid) if tps is None else tps
     lines = []
-    for s in scenarios_of(regional):
+    for s in value.scenarios:
         values = [(y, value("mid", s, y, "facility_energy_twh")) for y in years]
         lo, hi = value("p10", s, end, "facility_energy_twh"), value("p90", s, end, "facility_energy_twh")
         share = value("mid", s, end, "compute_share")
-        t = tps.loc[s] if s in tps.index else pd.Series(dtype=object)
+        t = tps.get(s, {})
         rise, peak, shape = t.get("rise_start"), t.get("peak_year"), t.get("shape")
         if lang == "zh":
             lines.append(_story_zh(s, values, end, lo, hi, share, rise, peak, shape))
@@ -105,19 +169,27 @@ def _story_zh(s: str, values: list[tuple[int, float]], end: int, lo: float, hi: 
 
 
 def _layout(first_scenario: str) -> dict:
-    """The province charts' layout (two panels, a secondary MW axis on the right one), built once."""
-    fig = make_subplots(rows=1, cols=2, specs=[[{}, {"secondary_y": True}]], subplot_titles=(
-        "Facility electricity by scenario (TWh/yr; band: p10–p90)",
-        f"{label(first_scenario)}: by workload (TWh/yr) and peak (MW)"))
-    styled(fig, "", 420)
-    fig.update_yaxes(title_text="TWh/yr", row=1, col=1)
-    fig.update_yaxes(title_text="MW", showgrid=False, row=1, col=2, secondary_y=True)
-    fig.update_layout(legend={"orientation": "h", "y": -0.15}, barmode="stack", template="plotly_white")
-    return json.loads(fig.to_json())["layout"]
+    """The province charts' layout (two panels, a secondary MW axis on the right one), built once.
+
+    Plain JSON: what ``make_subplots(rows=1, cols=2, specs=[[{}, {"secondary_y": True}]])``,
+    ``styled`` and the axis titles give, without building plotly objects.
+    """
+    grid, _ = grid_layout(1, 2, ["Facility electricity by scenario (TWh/yr; band: p10–p90)",
+                                 f"{label(first_scenario)}: by workload (TWh/yr) and peak (MW)"],
+                          0.4 / 2, 0.3, max_width=0.94)
+    layout = styled_layout("", 420, ["xaxis", "yaxis", "xaxis2", "yaxis2", "yaxis3"],
+                           legend={"orientation": "h", "y": -0.15}, barmode="stack")
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        layout[axis] = {**grid[axis], **layout[axis]}
+    layout["yaxis"]["title"] = {"text": "TWh/yr"}
+    layout["yaxis3"] = {"anchor": "x2", "overlaying": "y2", "side": "right", **layout["yaxis3"],
+                        "showgrid": False, "title": {"text": "MW"}}
+    layout["annotations"] = grid["annotations"]
+    return layout
 
 
 def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[int],
-                 workloads: pd.DataFrame | None, layout: dict) -> dict:
+                 workloads: dict[str, tuple[list[int], list]] | None, layout: dict) -> dict:
     """Plotly figure JSON (plain dicts) of one province: cheap to build 31 times."""
     colours = scenario_colours(scenarios)
     data: list[dict] = []
@@ -132,11 +204,8 @@ def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[in
                      "mode": "lines+markers", "name": label(s), "line": {"color": colours[s]},
                      "xaxis": "x", "yaxis": "y"})
     if workloads is not None and scenarios:
-        for w, part in workloads.groupby(workloads["workload"].astype(str), sort=False):
-            part = part.sort_values("year")
-            data.append({"type": "bar", "x": part["year"].astype(int).tolist(),
-                         "y": [None if pd.isna(v) else float(v) for v in part["facility_energy_twh"]],
-                         "name": label(w),
+        for w, (x, y) in workloads.items():
+            data.append({"type": "bar", "x": x, "y": y, "name": label(w),
                          "marker": {"color": _WORKLOAD_COLOURS.get(w, "#999")}, "xaxis": "x2", "yaxis": "y2"})
     if scenarios:
         data.append({"type": "scatter", "x": years, "y": value.series("mid", scenarios[0], years, "peak_load_mw"),
@@ -145,12 +214,31 @@ def _figure_spec(name: str, value: _Values, scenarios: list[str], years: list[in
     return {"data": data, "layout": {**layout, "title": {**layout.get("title", {}), "text": label(name)}}}
 
 
+def _workload_bars(forecast: pd.DataFrame) -> dict[str, dict[str, tuple[list[int], list]]]:
+    """region -> workload (first seen) -> (years ascending, facility TWh or None) of the bars."""
+    rows: dict[str, dict[str, list[tuple[int, object]]]] = {}
+    values = forecast["facility_energy_twh"].astype(object).tolist()
+    keys = zip(forecast["region_id"].astype(str).tolist(), forecast["workload"].astype(str).tolist(),
+               forecast["year"].astype(int).tolist(), values, strict=True)
+    for rid, workload, year, value in keys:
+        rows.setdefault(rid, {}).setdefault(workload, []).append((year, value))
+    out: dict[str, dict[str, tuple[list[int], list]]] = {}
+    for rid, by_workload in rows.items():
+        out[rid] = {}
+        for workload, points in by_workload.items():
+            points = sorted(points, key=lambda p: p[0])
+            out[rid][workload] = ([y for y, _ in points],
+                                  [None if pd.isna(v) else float(v) for _, v in points])
+    return out
+
+
 def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str,
-           odds: dict[tuple[str, str, int], float] | None = None) -> Table:
-    years = milestone_years(regional)
+           odds: dict[tuple[str, str, int], float] | None = None, value: _Values | None = None,
+           tps: dict[str, dict] | None = None) -> Table:
+    value = _Values(regional) if value is None else value
+    years = value.milestones
     end = years[-1]
-    value = _Values(regional)
-    tps = _turning(inputs, rid)
+    tps = _turning(inputs, rid) if tps is None else tps
     odds = _odds(inputs) if odds is None else odds
     by_year = 2030 if 2030 in years else end
     columns = [("scenario", False)] + [(f"{y} TWh", True) for y in years]
@@ -161,10 +249,10 @@ def _table(rid: str, inputs: ReportInputs, regional: pd.DataFrame, table_id: str
     if has_pipeline:
         columns.append((f"{by_year} pipeline adds (IT TWh)", True))
     rows = []
-    for s in scenarios_of(regional):
+    for s in value.scenarios:
         lo, hi = value("p10", s, end, "facility_energy_twh"), value("p90", s, end, "facility_energy_twh")
         band = (f"{lo:,.2f}–{hi:,.2f}", repr(hi - lo)) if pd.notna(lo) and pd.notna(hi) else ("–", "")
-        t = tps.loc[s] if s in tps.index else pd.Series(dtype=object)
+        t = tps.get(s, {})
         p = odds.get((s, rid, by_year), float("nan"))
         row = [text(s), *[num(value("mid", s, y, "facility_energy_twh"), "{:,.2f}") for y in years], band,
                num(value("mid", s, end, "peak_load_mw"), "{:,.0f}"), num(value("mid", s, end, "baseline_twh")),
@@ -193,28 +281,32 @@ def section(inputs: ReportInputs, lang: str = "en") -> Section | None:
     regions = inputs.regions.assign(region_id=inputs.regions["region_id"].astype(str)).sort_values("name")
     have = set(regional["region_id"].astype(str))
     regions = regions.loc[regions["region_id"].isin(have)]
-    by_region = {str(k): g for k, g in regional.groupby(regional["region_id"].astype(str), sort=False)}
+    region_ids = regional["region_id"].astype(str)
+    values = _grouped_values(regional, region_ids.tolist())
+    by_region = {str(k): g for k, g in regional.groupby(region_ids, sort=False)}
     scenarios = scenarios_of(regional)
     years = sorted(int(y) for y in pd.unique(regional["year"]))
     layout = _layout(scenarios[0]) if scenarios else {}
-    workloads: dict[str, pd.DataFrame] = {}
+    workloads: dict[str, dict[str, tuple[list[int], list]]] = {}
     if inputs.forecast is not None and len(inputs.forecast) and scenarios:
         f = central(inputs.forecast)
-        f = f.loc[f["scenario"].astype(str) == scenarios[0]]
-        workloads = {str(k): g for k, g in f.groupby(f["region_id"].astype(str), sort=False)}
+        workloads = _workload_bars(f.loc[f["scenario"].astype(str) == scenarios[0]])
     odds = _odds(inputs)
+    turning = _turning_all(inputs)
     options, panes = [], []
     for i, row in enumerate(regions.to_dict("records")):
         rid = str(row["region_id"])
         name = province_label(pd.Series(row))
         mine = by_region[rid]
-        spec = _figure_spec(name, _Values(mine), scenarios, years, workloads.get(rid), layout)
+        value = values[rid]
+        tps = turning.get(rid, {})
+        spec = _figure_spec(name, value, scenarios, years, workloads.get(rid), layout)
         blocks: list[Chart | Table | Text] = [
-            Text(province_story(rid, name, inputs, mine, lang), bullets=True),
+            Text(province_story(rid, name, inputs, mine, lang, value, tps), bullets=True),
             chart_from_spec(f"fig-province-{i}", spec,
                             f"{name}: facility electricity by scenario with its p10–p90 range; the first "
                             "scenario by workload, with its compute peak load."),
-            _table(rid, inputs, mine, f"province-{i}", odds),
+            _table(rid, inputs, mine, f"province-{i}", odds, value, tps),
         ]
         options.append(name)
         panes.append(blocks)

@@ -16,6 +16,7 @@ from reports.inputs import (
     NATIONAL_ID,
     central,
     milestone_years,
+    pivot_first,
     region_names,
     stat_rows,
 )
@@ -104,12 +105,26 @@ def frame_table(
         (name, name in formats or pd.api.types.is_numeric_dtype(frame[c]))
         for name, c in zip(names, frame.columns, strict=True)
     ]
-    records = frame.astype(object).to_numpy().tolist()
-    rows = [
-        [_cell_for(name, v, formats.get(name)) for name, v in zip(names, record, strict=True)]
-        for record in records
+    cells = [
+        _column_cells(name, frame.iloc[:, j].tolist(), formats.get(name))  # Python scalars, as astype(object)
+        for j, name in enumerate(names)
     ]
+    rows = [list(row) for row in zip(*cells, strict=True)] if cells else [[] for _ in range(len(frame))]
     return Table(table_id, caption, columns, rows)
+
+
+def _column_cells(column: str, values: list, fmt: str | None) -> list[Cell]:
+    """``_cell_for`` of each value of one column, with the column's format chosen once."""
+    if fmt == "year" or column in ("rise_start", "flat_until") or column.endswith("_year"):
+        return [year_cell(v) for v in values]
+    if fmt is not None:
+        return [num(v, fmt) for v in values]
+    if column == "year":
+        return [text(None if _missing(v) else int(v)) for v in values]
+    for suffix, suffix_fmt in _FORMATS.items():
+        if column.endswith(suffix):
+            return [num(v, suffix_fmt) for v in values]
+    return [_cell_for(column, v) for v in values]
 
 
 def mapping_table(table_id: str, caption: str, mapping: dict, key_label: str = "key") -> Table:
@@ -146,9 +161,7 @@ def regional_table(
     end = years[-1]
     rows_of = regional.loc[regional["scenario"].astype(str) == scenario]
     mid = central(rows_of)
-    energy = mid.pivot_table(
-        index="region_id", columns="year", values="facility_energy_twh", aggfunc="first"
-    )
+    energy = pivot_first(mid, "region_id", "year", "facility_energy_twh")
     last = mid.loc[mid["year"] == end].set_index("region_id")
     low = _at_year(stat_rows(rows_of, "p10"), end)
     high = _at_year(stat_rows(rows_of, "p90"), end)
@@ -166,27 +179,39 @@ def regional_table(
         ("shape", False),
         ("rise starts", True),
     ]
+    # plain dicts: a pandas lookup per cell costs more than the rest of the table
+    energy_at = {y: _lookup(energy[y]) for y in years if y in energy.columns}
+    low_at, high_at = _lookup(low), _lookup(high)
+    peak_at, share_at = _lookup(last["peak_load_mw"]), _lookup(last["compute_share"])
+    zone_at = _lookup(meta["zone"])
+    shape_at, rise_at = _lookup(tps["shape"]), _lookup(tps["rise_start"])
     rows = []
     for rid in sorted(energy.index.astype(str)):
         band = ("–", "")
-        if rid in low.index and rid in high.index:
-            band = (f"{low[rid]:,.1f}–{high[rid]:,.1f}", repr(float(high[rid] - low[rid])))
+        if rid in low_at and rid in high_at:
+            lo, hi = low_at[rid], high_at[rid]
+            band = (f"{lo:,.1f}–{hi:,.1f}", repr(float(hi - lo)))
         row = [
             text(rid),
             text(names.get(rid, rid)),
-            text(meta["zone"].get(rid) if rid in meta.index else None),
+            text(zone_at.get(rid)),
         ]
-        row += [num(energy.at[rid, y]) if y in energy.columns else num(None) for y in years]
+        row += [num(energy_at[y].get(rid)) if y in energy_at else num(None) for y in years]
         row += [
-            num(last["peak_load_mw"].get(rid), "{:,.0f}"),
-            num(last["compute_share"].get(rid), "{:.1%}"),
+            num(peak_at.get(rid), "{:,.0f}"),
+            num(share_at.get(rid), "{:.1%}"),
             band,
-            text(tps["shape"].get(rid) if rid in tps.index else None),
-            year_cell(tps["rise_start"].get(rid) if rid in tps.index else None),
+            text(shape_at.get(rid)),
+            year_cell(rise_at.get(rid)),
         ]
         rows.append(row)
     caption = f"Provinces, scenario {scenario}: central facility electricity (TWh/yr)"
     return Table(table_id, caption, columns, rows)
+
+
+def _lookup(series: pd.Series) -> dict:
+    """``series`` as {label: value} (labels as the index holds them; the last of a repeated label)."""
+    return dict(zip(series.index.tolist(), series.tolist(), strict=True))
 
 
 def _at_year(frame: pd.DataFrame, year: int) -> pd.Series:

@@ -62,18 +62,18 @@ def test_colours_follow_the_value_and_scenarios_switch() -> None:
     regional = _regional({"other": {"CN-NX": 80.0, "CN-GD": 20.0, "CN-BJ": 0.0},
                           "reference": {"CN-NX": 10.0, "CN-GD": 40.0, "CN-BJ": 0.0}})
     fig = province_map_figure(regional, regions, hubs, 2030)
-    fills = {t.name: t.fillcolor for t in fig.data if t.name and "(" in t.name}
+    fills = {t["name"]: t["fillcolor"] for t in fig["data"] if "(" in t.get("name", "")}
     # shared scale: vmax = 80 over both scenarios; reference shown first
     expect = sample_colorscale(COLOURSCALE, [40 / 80, 10 / 80, 0.0])
     assert fills["Guangdong 广东 (CN-GD)"] == expect[0]
     assert fills["Ningxia 宁夏 (CN-NX)"] == expect[1]
     assert fills["Beijing 北京 (CN-BJ)"] == expect[2]
     # provinces without data are grey
-    assert NO_DATA_COLOUR in {t.fillcolor for t in fig.data}
-    buttons = fig.layout.updatemenus[0].buttons
-    assert [b.label for b in buttons] == ["reference", "other"]
+    assert NO_DATA_COLOUR in {t.get("fillcolor") for t in fig["data"]}
+    buttons = fig["layout"]["updatemenus"][0]["buttons"]
+    assert [b["label"] for b in buttons] == ["reference", "other"]
     # the button restyles the province traces in regions.csv order (NX, GD, BJ), then the markers
-    other_fills = buttons[1].args[0]["fillcolor"]
+    other_fills = buttons[1]["args"][0]["fillcolor"]
     assert other_fills[:3] == sample_colorscale(COLOURSCALE, [80 / 80, 20 / 80, 0.0])
     assert other_fills[3] is None
 
@@ -83,7 +83,7 @@ def test_map_uses_no_geo_layers_that_would_fetch_from_a_cdn() -> None:
     regions = pd.DataFrame({"region_id": ["CN-NX"], "name": ["Ningxia"], "zone": ["west"],
                             "lat": [38.5], "lon": [106.3]})
     fig = province_map_figure(regional, regions, pd.DataFrame(columns=["hub_id", "name", "lat", "lon"]), 2030)
-    spec = json.loads(fig.to_json())
+    spec = json.loads(json.dumps(fig, allow_nan=False))  # plain figure JSON
     assert {t["type"] for t in spec["data"]} == {"scatter"}
     assert "geo" not in spec["layout"] and "mapbox" not in spec["layout"] and "map" not in spec["layout"]
 
