@@ -7,6 +7,7 @@ the seed, never on the chunk size or the task runner.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 
@@ -17,7 +18,8 @@ from flows.costs import costs_for_scenario
 from flows.errors import InputError
 from flows.hours import hours_tables
 from flows.schema import InputTables
-from models.coincident import coincident_peak
+from models.coincident import ProfileShares, peaks_of_rows, profile_shares
+from models.columns import constant_strings, string_column
 from models.engine import (
     HOURS_PER_YEAR,
     SIZE_CLASSES,
@@ -208,26 +210,47 @@ def coincident_table(system_hourly: pd.DataFrame, fleet: Fleet, scenario: Scenar
     ids = fleet.region_ids
     fac = central.facility_twh[0]  # (R, T, W)
     non_compute = baseline.central_twh - central.region_facility_twh[0][:, :1]
-    base = pd.DataFrame({"region_id": np.repeat(ids, len(years)), "year": np.tile(years, len(ids)),
-                         "baseline_twh": np.maximum(non_compute, 0.0).ravel()})
-    hourly = np.einsum("rtw,wh->rth", fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors)  # (R, T, 24)
-    comp = pd.DataFrame({
-        "region_id": np.repeat(ids, len(years) * 24),
-        "year": np.tile(np.repeat(years, 24), len(ids)),
-        "hour": np.tile(np.arange(24), len(ids) * len(years)),
-        "compute_mw": hourly.ravel(),
-    })
     have = set(map(str, system_hourly.columns))
-    base = base[base["region_id"].astype(str).isin(have)]
-    if base.empty:
+    keep = np.array([str(r) in have for r in ids], dtype=bool)
+    if not keep.any():
         return pd.DataFrame()
-    out = coincident_peak(system_hourly, base, comp)
-    with_compute = out.groupby("region_id", sort=False)["system_peak_with_compute_mw"]
-    out["peak_growth_since_base_mw"] = out["system_peak_with_compute_mw"] - with_compute.transform("first")
-    out.insert(0, "scenario", scenario.name)
-    out["scenario"] = out["scenario"].astype("string")
-    out["region_id"] = out["region_id"].astype("string")
-    return out
+    kept = [str(r) for r in ids[keep]]
+    hourly = np.einsum("rtw,wh->rth", fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors)  # (R, T, 24)
+    energy_mwh = np.maximum(non_compute, 0.0)[keep].ravel() * 1e6
+    peak, with_compute, at_peak = peaks_of_rows(
+        _coincident_profiles(system_hourly, kept), np.repeat(np.arange(len(kept)), len(years)), energy_mwh,
+        hourly[keep].reshape(-1, 24))
+    by_region = with_compute.reshape(len(kept), len(years))
+    first = np.take_along_axis(by_region, np.argmax(~np.isnan(by_region), axis=1)[:, None], axis=1)
+    n = len(kept) * len(years)
+    return pd.DataFrame({
+        "scenario": constant_strings(scenario.name, n),
+        "region_id": string_column(kept, np.repeat(np.arange(len(kept), dtype=np.int32), len(years))),
+        "year": np.tile(years.astype(np.int64), len(kept)),
+        "system_peak_mw": peak,
+        "system_peak_with_compute_mw": with_compute,
+        "compute_peak_contribution_mw": with_compute - peak,
+        "compute_at_system_peak_mw": at_peak,
+        "peak_growth_since_base_mw": (by_region - first).ravel(),
+    })
+
+
+_PROFILES: dict[tuple[int, tuple[str, ...]], tuple[pd.DataFrame, ProfileShares]] = {}
+_PROFILES_LOCK = threading.Lock()
+
+
+def _coincident_profiles(system_hourly: pd.DataFrame, regions: list[str]) -> ProfileShares:
+    """:func:`models.coincident.profile_shares`, computed once per hourly table (scenarios share it)."""
+    key = (id(system_hourly), tuple(regions))
+    with _PROFILES_LOCK:
+        hit = _PROFILES.get(key)
+        if hit is not None and hit[0] is system_hourly:
+            return hit[1]
+        profiles = profile_shares(system_hourly, regions)
+        if len(_PROFILES) > 8:
+            _PROFILES.clear()
+        _PROFILES[key] = (system_hourly, profiles)  # holding the frame keeps its id unique
+        return profiles
 
 
 def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *, n_draws: int, seed: int,

@@ -1,0 +1,72 @@
+"""Cost of one scenario's forecast (``flows.compute.run_scenario``), single-threaded, shipped data.
+
+Every shipped scenario on the shipped data (31 provinces, 2024-2035), 1,000 draws by
+default: central run, draws, every summary table, costs, coincident peaks, hours. Each
+scenario is timed alone on one thread; the figure is the best of ``--repeat`` passes.
+Before each pass the per-run caches (candidate peak hours, profile shares) are emptied,
+so the first scenario carries what a run computes once, as in a fresh process.
+Goal (issue 10): at most 0.2 s per scenario, 2.5 s for the ten shipped scenarios.
+
+The baseline is flat at each region's last observed consumption (+-5 % as its 80 %
+interval): the baseline fit is not part of this cost (see bench_baseline.py).
+
+    .venv/bin/python benchmarks/bench_scenario.py [--draws 1000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from flows import compute, hours
+from flows.compute import fleet_from_inputs, run_scenario
+from flows.scenarios import load_scenarios
+from flows.validate import load_inputs
+from models.summarize import Baseline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _clear_caches() -> None:
+    for cache in (getattr(hours, "_CANDIDATES", None), getattr(compute, "_PROFILES", None)):
+        if cache is not None:
+            cache.clear()
+
+
+def main() -> None:
+    """Run the benchmark and print per-scenario and total seconds."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=20241)
+    args = ap.parse_args()
+
+    inputs = load_inputs(ROOT / "data" / "default")
+    fleet = fleet_from_inputs(inputs)
+    scenarios = [s.scenario for s in load_scenarios(None)]
+    last = inputs.demand_history.groupby("region_id")["consumption_twh"].last()
+    best: dict[str, float] = {}
+    for _ in range(args.repeat):
+        _clear_caches()
+        for s in scenarios:
+            level = last.reindex(fleet.region_ids).to_numpy()[:, None] * np.ones(len(s.years))
+            baseline = Baseline(level, level * 0.95, level * 1.05)
+            t0 = time.perf_counter()
+            run_scenario(inputs, s, baseline, n_draws=args.draws, seed=args.seed, fleet=fleet)
+            best[s.name] = min(best.get(s.name, np.inf), time.perf_counter() - t0)
+    print(f"run_scenario, {args.draws} draws, one thread, best of {args.repeat} (s):")
+    for name, sec in best.items():
+        print(f"  {name:<24} {sec:6.3f}")
+    total = sum(best.values())
+    rest = list(best.values())[1:]
+    print(f"total {total:.2f} s for {len(best)} scenarios: {total / len(best):.3f} s per scenario "
+          f"(first {next(iter(best.values())):.3f} s with the once-per-run work, "
+          f"others {np.mean(rest) if rest else float('nan'):.3f} s on average)")
+    print(f"goal <= 0.2 s per scenario: {'MET' if total / len(best) <= 0.2 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
