@@ -173,6 +173,7 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
         central = simulate(fleet, scenario, central_params(ranges))
     central_nat = central.region_facility_twh.sum(axis=1)[0]
     idx = [years.index(y) for y in targets]
+    ranks = {} if draws is None else {k: pd.Series(draws[k]).rank() for k in ranged}  # the same for every year
     rows = []
     for t_i, year in zip(idx, targets, strict=True):
         frame = pd.DataFrame({
@@ -186,7 +187,7 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
             nat = pd.Series(draw_sim.region_facility_twh.sum(axis=1)[:, t_i].astype(float))
             rank_nat = nat.rank()
             frame["rank_corr"] = [
-                float(np.corrcoef(pd.Series(draws[k]).rank(), rank_nat)[0, 1]) for k in ranged
+                float(np.corrcoef(ranks[k], rank_nat)[0, 1]) for k in ranged
             ]
         rows.append(frame)
     out = pd.concat(rows, ignore_index=True)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from flows.errors import GridcastError
 from flows.schema import SYSTEM_HOURLY_FILE, SYSTEM_HOURLY_LEGACY_FILE, InputTables
+from models.columns import constant_strings, string_column
 from models.engine import HOURS_PER_YEAR, Fleet, SimResult
 from models.hourly import (
     compute_load_mw,
@@ -293,25 +293,20 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     return out
 
 
-def _strings(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
-    """``labels[codes]`` as a pandas string column, built in Arrow (no Python string per row)."""
-    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array([str(x) for x in labels]))
-    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.string())))
-
-
 def _hourly_frame(name: str, ids: np.ndarray, years: list[int], hours: dict[str, np.ndarray]) -> pd.DataFrame:
     n_r, n_t, n_h = hours["system"].shape
     n = n_r * n_t * n_h
+    # 800k rows a scenario: the columns are handed over as they are (copy=False, no block copy)
     return pd.DataFrame({
-        "scenario": _strings(np.array([name]), np.zeros(n, dtype=np.int32)),
-        "region_id": _strings(ids, np.repeat(np.arange(n_r), n_t * n_h)),
+        "scenario": constant_strings(name, n),
+        "region_id": string_column(ids, np.repeat(np.arange(n_r), n_t * n_h)),
         "year": np.tile(np.repeat(np.asarray(years, dtype=np.int32), n_h), n_r),
         "hour": np.tile(np.arange(n_h, dtype=np.int32), n_r * n_t),
         "system_load_mw": hours["system"].ravel(),
         "compute_load_mw": hours["compute"].ravel(),
         "compute_load_flex_mw": hours["flex"].ravel(),
         "total_load_mw": (hours["system"] + hours["flex"]).ravel(),
-    })
+    }, copy=False)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
