@@ -45,7 +45,7 @@ from models.summarize import (
 __all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "concat_pipeline_tables", "fleet_from_inputs",
            "run_scenario", "sensitivity_table"]
 
-DRAW_CHUNK = 500
+DRAW_CHUNK = 100  # draws per simulation chunk: its (draws, 31, years, 3) arrays stay in cache (2.5x faster than 500)
 _DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
                 "region_peak_mw", "national_peak_mw", "region_new_build_twh", "pipeline_it_twh",
                 "pipeline_added_it_twh")

@@ -160,9 +160,23 @@ def _noncompute_twh(base_paths: np.ndarray, region_fac: np.ndarray) -> np.ndarra
     return np.maximum(base_paths - region_fac[:, :, :1], 0.0)
 
 
+_REGION_CHUNK = 4  # regions per block of the 8,760-hour arrays: a block's arrays stay in cache
+
+
 def _central_hours(share: np.ndarray, fleet: Fleet, noncompute: np.ndarray, fac: np.ndarray,
                    season: np.ndarray, s: float) -> dict[str, np.ndarray]:
-    """Hourly arrays (R, T, 8760) of the central run: B, L, flexible L."""
+    """Hourly arrays (R, T, 8760) of the central run: B, L, flexible L (region block by block)."""
+    out = {k: np.empty((*noncompute.shape, share.shape[1])) for k in ("system", "compute", "flex")}
+    for start in range(0, len(share), _REGION_CHUNK):
+        part = slice(start, start + _REGION_CHUNK)
+        block = _central_block(share[part], fleet, noncompute[part], fac[part], season, s)
+        for k, v in block.items():
+            out[k][part] = v
+    return out
+
+
+def _central_block(share: np.ndarray, fleet: Fleet, noncompute: np.ndarray, fac: np.ndarray,
+                   season: np.ndarray, s: float) -> dict[str, np.ndarray]:
     b = system_load_mw(share, noncompute)
     lw = compute_load_mw(fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors, season)  # (R, T, W, H)
     load = lw.sum(axis=2)
@@ -281,7 +295,8 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
         return out
     out.hourly = _hourly_frame(scenario.name, ids[have], [years[i] for i in sel],
                                {k: v[:, pos] for k, v in hours.items()})
-    room = headroom_mw(total[:, pos], CURTAILMENT_LIMITS)  # (R, Ty, X)
+    room = np.concatenate([headroom_mw(total[start:start + _REGION_CHUNK][:, pos], CURTAILMENT_LIMITS)
+                           for start in range(0, len(total), _REGION_CHUNK)])  # (R, Ty, X), block by block
     n_r, n_t, n_x = room.shape
     out.headroom = _typed(pd.DataFrame({
         "scenario": scenario.name,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.hourly import DAYS, HOURS
+from models.short_axis import max_last
 
 __all__ = ["candidate_hours", "hour_features", "peaks_on_candidates"]
 
@@ -40,8 +41,13 @@ def hour_features(share: np.ndarray, load_factors: np.ndarray, season: np.ndarra
 
 def _dominated(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For (..., n, k) points a and (..., m, k) points b: a[i] dominated by some b[j]."""
-    ge = (b[..., None, :, :] >= a[..., :, None, :]).all(axis=-1)
-    gt = (b[..., None, :, :] > a[..., :, None, :]).any(axis=-1)
+    # feature by feature (k is 1 + W, a handful): no reductions over a short trailing axis
+    ge = np.ones((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-2]), dtype=bool)
+    gt = np.zeros_like(ge)
+    for i in range(a.shape[-1]):
+        ai, bi = a[..., :, None, i], b[..., None, :, i]
+        ge &= bi >= ai
+        gt |= bi > ai
     return (ge & gt).any(axis=-1)
 
 
@@ -97,5 +103,18 @@ def peaks_on_candidates(
     f = np.take_along_axis(features, candidates[:, :, None], axis=1)  # (R, C, 1 + W)
     b = noncompute_twh[..., None] * _MWH_PER_TWH * f[None, :, None, :, 0]  # (D, R, T, C)
     avg = facility_twh * (_MWH_PER_TWH / HOURS)
-    comp = np.einsum("drtw,rcw->drtc", avg, f[:, :, 1:])
-    return (b + comp).max(axis=-1)
+    return max_last(b + _workload_sum(avg, f[:, :, 1:]))
+
+
+def _workload_sum(avg: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """``einsum("drtw,rcw->drtc", avg, factors)``: (D, R, T, W) MW and (R, C, W) factors.
+
+    For three workloads the products are added elementwise in the order numpy's einsum
+    adds them, ``(x0 + x2) + x1`` (its generic loop is ~5x slower on these shapes).
+    """
+    if avg.shape[-1] != 3:
+        return np.einsum("drtw,rcw->drtc", avg, factors)
+    x = [avg[..., w, None] * factors[None, :, None, :, w] for w in range(3)]
+    x[0] += x[2]
+    x[0] += x[1]
+    return x[0]

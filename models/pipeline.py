@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from models.pipeline_params import STAGES
+from models.short_axis import sum_last
 
 __all__ = [
     "BLOCK_CELLS",
@@ -296,10 +297,10 @@ def combine(trend_twh: np.ndarray, pipeline_twh: np.ndarray, mode: str) -> tuple
 
 
 def _combine(trend_twh: np.ndarray, pipeline_twh: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    p_r = pipeline_twh.sum(axis=-1)
+    p_r = sum_last(pipeline_twh)
     if mode == "additional":
         return trend_twh + pipeline_twh, p_r
-    e_r = trend_twh.sum(axis=-1)
+    e_r = sum_last(trend_twh)
     x_r = np.maximum(0.0, p_r - np.maximum(0.0, e_r - e_r[:, :, :1]))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(p_r[..., None] > 0, pipeline_twh / p_r[..., None], 0.0)
