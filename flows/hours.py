@@ -40,7 +40,7 @@ __all__ = ["CURTAILMENT_LIMITS", "HOURS_COLUMNS", "HoursOutputs", "default_hourl
 
 CURTAILMENT_LIMITS = np.array([0.0025, 0.005, 0.01])
 NATIONAL_ID = "ALL"
-_DRAW_CHUNK = 100
+_DRAW_CHUNK = 50  # draws per block of the candidate-hour peaks (cache-sized)
 _T = WORKLOADS.index("training")
 
 HOURS_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from models.hourly import DAYS, HOURS
-from models.short_axis import max_last
 
 __all__ = ["candidate_hours", "hour_features", "peaks_on_candidates"]
 
@@ -101,20 +100,19 @@ def peaks_on_candidates(
         (D, R, T) peak MW of ``B + L``.
     """
     f = np.take_along_axis(features, candidates[:, :, None], axis=1)  # (R, C, 1 + W)
-    b = noncompute_twh[..., None] * _MWH_PER_TWH * f[None, :, None, :, 0]  # (D, R, T, C)
     avg = facility_twh * (_MWH_PER_TWH / HOURS)
-    return max_last(b + _workload_sum(avg, f[:, :, 1:]))
-
-
-def _workload_sum(avg: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """``einsum("drtw,rcw->drtc", avg, factors)``: (D, R, T, W) MW and (R, C, W) factors.
-
-    For three workloads the products are added elementwise in the order numpy's einsum
-    adds them, ``(x0 + x2) + x1`` (its generic loop is ~5x slower on these shapes).
-    """
     if avg.shape[-1] != 3:
-        return np.einsum("drtw,rcw->drtc", avg, factors)
-    x = [avg[..., w, None] * factors[None, :, None, :, w] for w in range(3)]
+        b = noncompute_twh[..., None] * _MWH_PER_TWH * f[None, :, None, :, 0]  # (D, R, T, C)
+        return (b + np.einsum("drtw,rcw->drtc", avg, f[:, :, 1:])).max(axis=-1)
+    # Three workloads: the products einsum("drtw,rcw->drtc") forms, added in its order
+    # (x0 + x2) + x1, laid out (R, C, D x T) so every elementwise loop runs over D x T
+    # (its generic loop, and loops over the short C axis, are ~5x slower on these shapes).
+    n_d, n_r, n_t = noncompute_twh.shape
+    by_w = np.moveaxis(avg, (3, 1), (0, 1)).reshape(3, n_r, n_d * n_t)  # (W, R, D x T)
+    x = [by_w[w][:, None, :] * f[:, :, 1 + w, None] for w in range(3)]  # (R, C, D x T)
     x[0] += x[2]
     x[0] += x[1]
-    return x[0]
+    energy = (noncompute_twh * _MWH_PER_TWH).transpose(1, 0, 2).reshape(n_r, 1, n_d * n_t)
+    x[0] += energy * f[:, :, 0, None]  # b + comp
+    peak = x[0].max(axis=1)  # (R, D x T): over the candidates, elementwise
+    return np.ascontiguousarray(peak.reshape(n_r, n_d, n_t).transpose(1, 0, 2))
