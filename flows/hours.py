@@ -293,9 +293,13 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     out.peaks = _typed(peaks)
     if not have.any():
         return out
+
+    def hourly_years(a: np.ndarray) -> np.ndarray:  # usually every year computed: no copy
+        return a if pos == list(range(a.shape[1])) else a[:, pos]
+
     out.hourly = _hourly_frame(scenario.name, ids[have], [years[i] for i in sel],
-                               {k: v[:, pos] for k, v in hours.items()})
-    room = np.concatenate([headroom_mw(total[start:start + _REGION_CHUNK][:, pos], CURTAILMENT_LIMITS)
+                               {k: hourly_years(v) for k, v in {**hours, "total": total}.items()})
+    room = np.concatenate([headroom_mw(hourly_years(total[start:start + _REGION_CHUNK]), CURTAILMENT_LIMITS)
                            for start in range(0, len(total), _REGION_CHUNK)])  # (R, Ty, X), block by block
     n_r, n_t, n_x = room.shape
     out.headroom = _typed(pd.DataFrame({
@@ -320,7 +324,7 @@ def _hourly_frame(name: str, ids: np.ndarray, years: list[int], hours: dict[str,
         "system_load_mw": hours["system"].ravel(),
         "compute_load_mw": hours["compute"].ravel(),
         "compute_load_flex_mw": hours["flex"].ravel(),
-        "total_load_mw": (hours["system"] + hours["flex"]).ravel(),
+        "total_load_mw": hours["total"].ravel(),
     }, copy=False)
 
 
