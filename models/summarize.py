@@ -15,7 +15,7 @@ import pandas as pd
 
 from models.engine import HOURS_PER_YEAR, SimResult
 from models.scenario import WORKLOADS
-from models.turning import classify_shape, peak_index
+from models.turning import classify_shape, peak_index, rise_start_index
 
 __all__ = [
     "QUANTILES",
@@ -266,7 +266,7 @@ def rise_odds_table(
     """
     fac = draws.region_facility_twh  # (D, R, T)
     series = np.concatenate([fac, fac.sum(axis=1, keepdims=True)], axis=1)
-    _, idx = classify_shape(series, threshold)  # (D, R+1)
+    idx = rise_start_index(series, threshold)  # (D, R+1); the shapes are not needed here
     yrs = np.asarray(years)
     start = np.where(idx > 0, yrs[np.maximum(idx, 0)], yrs[-1] + 1).astype(float)
     ids = np.concatenate([np.asarray(region_ids, dtype=object), ["ALL"]])
