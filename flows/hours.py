@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from flows.errors import GridcastError
 from flows.schema import SYSTEM_HOURLY_FILE, SYSTEM_HOURLY_LEGACY_FILE, InputTables
@@ -312,13 +314,23 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     return out
 
 
+def _region_column(ids: tuple[str, ...], rows_each: int) -> pd.arrays.ArrowStringArray:
+    """Each id repeated ``rows_each`` times, a new pandas array around Arrow data shared by the run's scenarios."""
+    return pd.arrays.ArrowStringArray(_region_arrow(ids, rows_each))
+
+
+@functools.lru_cache(maxsize=4)
+def _region_arrow(ids: tuple[str, ...], rows_each: int) -> pa.ChunkedArray:
+    return string_column(ids, np.repeat(np.arange(len(ids)), rows_each))._pa_array  # immutable: safe to share
+
+
 def _hourly_frame(name: str, ids: np.ndarray, years: list[int], hours: dict[str, np.ndarray]) -> pd.DataFrame:
     n_r, n_t, n_h = hours["system"].shape
     n = n_r * n_t * n_h
     # 800k rows a scenario: the columns are handed over as they are (copy=False, no block copy)
     return pd.DataFrame({
         "scenario": constant_strings(name, n),
-        "region_id": string_column(ids, np.repeat(np.arange(n_r), n_t * n_h)),
+        "region_id": _region_column(tuple(map(str, ids)), n_t * n_h),
         "year": np.tile(np.repeat(np.asarray(years, dtype=np.int32), n_h), n_r),
         "hour": np.tile(np.arange(n_h, dtype=np.int32), n_r * n_t),
         "system_load_mw": hours["system"].ravel(),
