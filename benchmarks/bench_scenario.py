@@ -31,9 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _clear_caches() -> None:
-    for cache in (getattr(hours, "_CANDIDATES", None), getattr(compute, "_PROFILES", None)):
+    for cache in (getattr(hours, "_CANDIDATES", None), getattr(hours, "_PROFILES", None),
+                  getattr(compute, "_PROFILES", None)):
         if cache is not None:
             cache.clear()
+    if hasattr(hours, "_region_arrow"):
+        hours._region_arrow.cache_clear()
 
 
 def main() -> None:

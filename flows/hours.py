@@ -143,6 +143,26 @@ def profile_note(inputs: InputTables) -> str:
     return f"hourly shape: {name}, 8760 hours"
 
 
+_PROFILES: dict[str, tuple[tuple, tuple[np.ndarray, np.ndarray]]] = {}
+_PROFILES_LOCK = threading.Lock()
+
+
+def _run_profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_profiles`, once per hourly table (by identity; the cache holds it) and region order.
+
+    The arrays are shared by the run's scenarios and only read.
+    """
+    key = (inputs.system_hourly, tuple(map(str, region_ids)))
+    with _PROFILES_LOCK:
+        hit = _PROFILES.get("last")
+        if hit is not None and hit[0][0] is key[0] and hit[0][1] == key[1]:
+            return hit[1]
+    value = _profiles(inputs, region_ids)
+    with _PROFILES_LOCK:
+        _PROFILES["last"] = (key, value)
+    return value
+
+
 def _profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, 8760) shares of each region's annual sum (zeros without a profile) and (R,) has-profile."""
     hourly = inputs.system_hourly
@@ -258,7 +278,7 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     out = HoursOutputs(notes=[profile_note(inputs)])
     years = scenario.years
     ids = fleet.region_ids
-    share, have = _profiles(inputs, ids)
+    share, have = _run_profiles(inputs, ids)
     if inputs.system_hourly is not None and not have.all():
         out.notes.append(f"no hourly system-load profile for {', '.join(map(str, ids[~have]))}: no hourly rows, "
                          "headroom or system peaks for them")
