@@ -339,7 +339,7 @@ def _region_column(ids: tuple[str, ...], rows_each: int) -> pd.arrays.ArrowStrin
     return pd.arrays.ArrowStringArray(_region_arrow(ids, rows_each))
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)
 def _region_arrow(ids: tuple[str, ...], rows_each: int) -> pa.ChunkedArray:
     return string_column(ids, np.repeat(np.arange(len(ids)), rows_each))._pa_array  # immutable: safe to share
 
