@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _clear_caches() -> None:
-    for cache in (getattr(hours, "_CANDIDATES", None), getattr(hours, "_PROFILES", None),
+    for cache in (getattr(hours, "_CANDIDATES", None), getattr(hours, "_PROFILES", None), getattr(hours, "_SHARE_DIGEST", None),
                   getattr(compute, "_PROFILES", None)):
         if cache is not None:
             cache.clear()

@@ -144,6 +144,7 @@ def profile_note(inputs: InputTables) -> str:
 
 
 _PROFILES: dict[str, tuple[tuple, tuple[np.ndarray, np.ndarray]]] = {}
+_SHARE_DIGEST: dict[str, tuple[np.ndarray, bytes]] = {}
 _PROFILES_LOCK = threading.Lock()
 
 
@@ -158,9 +159,21 @@ def _run_profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarr
         if hit is not None and hit[0][0] is key[0] and hit[0][1] == key[1]:
             return hit[1]
     value = _profiles(inputs, region_ids)
+    for arr in value:
+        arr.flags.writeable = False  # shared: a digest of the shares below stays true
     with _PROFILES_LOCK:
         _PROFILES["last"] = (key, value)
+        _SHARE_DIGEST["last"] = (value[0], hashlib.sha256(value[0].tobytes()).digest())
     return value
+
+
+def _share_digest(share: np.ndarray) -> bytes:
+    """sha256 of ``share``: hashed once for the run's shared (read-only) shares, else now."""
+    with _PROFILES_LOCK:
+        hit = _SHARE_DIGEST.get("last")
+    if hit is not None and hit[0] is share and not share.flags.writeable:
+        return hit[1]
+    return hashlib.sha256(share.tobytes()).digest()
 
 
 def _profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +230,7 @@ def _candidates(share: np.ndarray, fleet: Fleet, season: np.ndarray) -> tuple[np
     Scenarios of a run share the profile and the load shapes, so the candidates are found
     once per seasonal amplitude (the key is a digest of the inputs, not their identity).
     """
-    key = hashlib.sha256(share.tobytes() + fleet.load_factors.tobytes() + season.tobytes()).digest()
+    key = hashlib.sha256(_share_digest(share) + fleet.load_factors.tobytes() + season.tobytes()).digest()
     with _CANDIDATES_LOCK:
         return _CANDIDATES[key] if key in _CANDIDATES else _find_candidates(key, share, fleet, season)
 
