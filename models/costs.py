@@ -116,8 +116,13 @@ def factor_grid(
 
 
 def factor_growth(base: np.ndarray, steps: np.ndarray, change: np.ndarray) -> np.ndarray:
-    """``base * (1 + change) ** steps``: (R, T) grid of :func:`factor_grid`, (D,) changes; (D, R, T)."""
-    return base[None, :, :] * (1.0 + np.asarray(change, dtype=float))[:, None, None] ** steps[None, :, :]
+    """``base * (1 + change) ** steps``: (R, T) grid of :func:`factor_grid`, (D,) changes; (D, R, T).
+
+    The power is taken once per draw and distinct step (a handful), then spread over (R, T).
+    """
+    distinct, where = np.unique(steps, return_inverse=True)
+    growth = (1.0 + np.asarray(change, dtype=float))[:, None] ** distinct[None, :]  # (D, S)
+    return base[None, :, :] * growth[:, where.reshape(steps.shape)]
 
 
 def green_share(

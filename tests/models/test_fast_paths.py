@@ -228,3 +228,19 @@ def test_string_columns_equal_astype_string() -> None:
     pd.testing.assert_series_equal(pd.Series(constant_strings("情景", 3)),
                                    pd.Series(["情景"] * 3).astype("string"))
     assert len(constant_strings("x", 0)) == 0
+
+
+# ------------------------------------------------------------------ emission factors
+
+
+def test_factor_growth_equals_the_power_of_every_cell() -> None:
+    from models.costs import factor_growth
+
+    rng = np.random.default_rng(8)
+    base = rng.uniform(0.3, 0.9, size=(5, 6))
+    steps = rng.integers(0, 4, size=(5, 6))
+    change = rng.uniform(-0.05, 0.02, size=7)
+    want = np.empty((7, 5, 6))
+    for d, r, t in itertools.product(range(7), range(5), range(6)):
+        want[d, r, t] = base[r, t] * (1.0 + change[d]) ** float(steps[r, t])
+    np.testing.assert_allclose(factor_growth(base, steps, change), want, rtol=1e-14)
