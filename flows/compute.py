@@ -7,6 +7,7 @@ the seed, never on the chunk size or the task runner.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 
@@ -17,7 +18,8 @@ from flows.costs import costs_for_scenario
 from flows.errors import InputError
 from flows.hours import hours_tables
 from flows.schema import InputTables
-from models.coincident import coincident_peak
+from models.coincident import ProfileShares, peaks_of_rows, profile_shares
+from models.columns import constant_strings, string_column
 from models.engine import (
     HOURS_PER_YEAR,
     SIZE_CLASSES,
@@ -43,7 +45,7 @@ from models.summarize import (
 __all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "concat_pipeline_tables", "fleet_from_inputs",
            "run_scenario", "sensitivity_table"]
 
-DRAW_CHUNK = 500
+DRAW_CHUNK = 100  # draws per simulation chunk: its (draws, 31, years, 3) arrays stay in cache (2.5x faster than 500)
 _DRAW_FIELDS = ("it_twh", "facility_twh", "pue_effective", "region_it_twh", "region_facility_twh",
                 "region_peak_mw", "national_peak_mw", "region_new_build_twh", "pipeline_it_twh",
                 "pipeline_added_it_twh")
@@ -171,6 +173,8 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
         central = simulate(fleet, scenario, central_params(ranges))
     central_nat = central.region_facility_twh.sum(axis=1)[0]
     idx = [years.index(y) for y in targets]
+    # ranks of every parameter's draws, once (the same for every year; one 2-D rank is 2x faster)
+    ranks = None if draws is None else pd.DataFrame({k: draws[k] for k in ranged}).rank().to_numpy().T.copy()
     rows = []
     for t_i, year in zip(idx, targets, strict=True):
         frame = pd.DataFrame({
@@ -182,10 +186,8 @@ def sensitivity_table(fleet: Fleet, scenario: Scenario, ranges: dict[str, tuple[
         frame["swing_twh"] = (frame["at_high_twh"] - frame["at_low_twh"]).abs()
         if draws is not None and draw_sim is not None:
             nat = pd.Series(draw_sim.region_facility_twh.sum(axis=1)[:, t_i].astype(float))
-            rank_nat = nat.rank()
-            frame["rank_corr"] = [
-                float(np.corrcoef(pd.Series(draws[k]).rank(), rank_nat)[0, 1]) for k in ranged
-            ]
+            rank_nat = nat.rank().to_numpy()
+            frame["rank_corr"] = [float(np.corrcoef(ranks[i], rank_nat)[0, 1]) for i in range(len(ranged))]
         rows.append(frame)
     out = pd.concat(rows, ignore_index=True)
     out["scenario"] = out["scenario"].astype("string")
@@ -208,26 +210,47 @@ def coincident_table(system_hourly: pd.DataFrame, fleet: Fleet, scenario: Scenar
     ids = fleet.region_ids
     fac = central.facility_twh[0]  # (R, T, W)
     non_compute = baseline.central_twh - central.region_facility_twh[0][:, :1]
-    base = pd.DataFrame({"region_id": np.repeat(ids, len(years)), "year": np.tile(years, len(ids)),
-                         "baseline_twh": np.maximum(non_compute, 0.0).ravel()})
-    hourly = np.einsum("rtw,wh->rth", fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors)  # (R, T, 24)
-    comp = pd.DataFrame({
-        "region_id": np.repeat(ids, len(years) * 24),
-        "year": np.tile(np.repeat(years, 24), len(ids)),
-        "hour": np.tile(np.arange(24), len(ids) * len(years)),
-        "compute_mw": hourly.ravel(),
-    })
     have = set(map(str, system_hourly.columns))
-    base = base[base["region_id"].astype(str).isin(have)]
-    if base.empty:
+    keep = np.array([str(r) in have for r in ids], dtype=bool)
+    if not keep.any():
         return pd.DataFrame()
-    out = coincident_peak(system_hourly, base, comp)
-    with_compute = out.groupby("region_id", sort=False)["system_peak_with_compute_mw"]
-    out["peak_growth_since_base_mw"] = out["system_peak_with_compute_mw"] - with_compute.transform("first")
-    out.insert(0, "scenario", scenario.name)
-    out["scenario"] = out["scenario"].astype("string")
-    out["region_id"] = out["region_id"].astype("string")
-    return out
+    kept = [str(r) for r in ids[keep]]
+    hourly = np.einsum("rtw,wh->rth", fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors)  # (R, T, 24)
+    energy_mwh = np.maximum(non_compute, 0.0)[keep].ravel() * 1e6
+    peak, with_compute, at_peak = peaks_of_rows(
+        _coincident_profiles(system_hourly, kept), np.repeat(np.arange(len(kept)), len(years)), energy_mwh,
+        hourly[keep].reshape(-1, 24))
+    by_region = with_compute.reshape(len(kept), len(years))
+    first = np.take_along_axis(by_region, np.argmax(~np.isnan(by_region), axis=1)[:, None], axis=1)
+    n = len(kept) * len(years)
+    return pd.DataFrame({
+        "scenario": constant_strings(scenario.name, n),
+        "region_id": string_column(kept, np.repeat(np.arange(len(kept), dtype=np.int32), len(years))),
+        "year": np.tile(years.astype(np.int64), len(kept)),
+        "system_peak_mw": peak,
+        "system_peak_with_compute_mw": with_compute,
+        "compute_peak_contribution_mw": with_compute - peak,
+        "compute_at_system_peak_mw": at_peak,
+        "peak_growth_since_base_mw": (by_region - first).ravel(),
+    })
+
+
+_PROFILES: dict[tuple[int, tuple[str, ...]], tuple[pd.DataFrame, ProfileShares]] = {}
+_PROFILES_LOCK = threading.Lock()
+
+
+def _coincident_profiles(system_hourly: pd.DataFrame, regions: list[str]) -> ProfileShares:
+    """:func:`models.coincident.profile_shares`, computed once per hourly table (scenarios share it)."""
+    key = (id(system_hourly), tuple(regions))
+    with _PROFILES_LOCK:
+        hit = _PROFILES.get(key)
+        if hit is not None and hit[0] is system_hourly:
+            return hit[1]
+        profiles = profile_shares(system_hourly, regions)
+        if len(_PROFILES) > 8:
+            _PROFILES.clear()
+        _PROFILES[key] = (system_hourly, profiles)  # holding the frame keeps its id unique
+        return profiles
 
 
 def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *, n_draws: int, seed: int,

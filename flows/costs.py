@@ -13,6 +13,10 @@ Without ``electricity_prices.csv`` the cost column is empty (NaN), without
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -23,7 +27,8 @@ from models.costs import (
     costs_table,
     electricity_cost_bn_cny,
     emissions_mt_co2,
-    factor_paths,
+    factor_grid,
+    factor_growth,
     green_share,
     green_supplied_twh,
 )
@@ -73,9 +78,33 @@ def _prices(inputs: InputTables, ids: np.ndarray, u: np.ndarray | None) -> np.nd
     """(D, R) prices at quantile ``u`` (D,) of each region's triangular range; None: central (1, R)."""
     if inputs.electricity_prices is None:
         return None
-    pr = inputs.electricity_prices.set_index("region_id").reindex(ids)
-    lo, mid, hi = (pr[c].to_numpy(float)[None, :] for c in ("price_low", "price_central", "price_high"))
+
+    def ranges() -> tuple[np.ndarray, ...]:
+        pr = inputs.electricity_prices.set_index("region_id").reindex(ids)
+        return tuple(pr[c].to_numpy(float)[None, :] for c in ("price_low", "price_central", "price_high"))
+
+    lo, mid, hi = _per_run("prices", (inputs.electricity_prices, tuple(ids)), ranges)
     return mid if u is None else triangular_ppf(u[:, None], lo, mid, hi)
+
+
+_RUN: dict[str, tuple[tuple, object]] = {}
+_RUN_LOCK = threading.Lock()
+
+
+def _per_run(name: str, key: tuple, make: Callable[[], Any]) -> Any:  # noqa: ANN401 - whatever make returns
+    """``make()``, reused while ``key`` is the same (frames by identity): scenarios of a run share it.
+
+    The cache holds the key's frames, so an identity cannot be reused by another frame.
+    """
+    with _RUN_LOCK:
+        hit = _RUN.get(name)
+        if hit is not None and len(hit[0]) == len(key) and all(
+                a is b if isinstance(a, pd.DataFrame) else a == b for a, b in zip(hit[0], key, strict=True)):
+            return hit[1]
+    value = make()
+    with _RUN_LOCK:
+        _RUN[name] = (key, value)
+    return value
 
 
 def _arrays(inputs: InputTables, fleet: Fleet, scenario: Scenario, sim: SimResult, p: dict[str, np.ndarray],
@@ -93,11 +122,12 @@ def _arrays(inputs: InputTables, fleet: Fleet, scenario: Scenario, sim: SimResul
         emis = np.full_like(fac, np.nan)
     else:
         try:
-            path = factor_paths(factors, ids, scenario.years, p["emissions.factor_change_per_year"])
+            grid = _per_run("factors", (factors, tuple(ids), tuple(scenario.years)),
+                            lambda: factor_grid(factors, ids, scenario.years))
         except MissingFactorError as err:
             raise InputError(TABLES["grid_emission_factors"].file,
                              f"{err}: emissions need a factor for every region", column="region_id") from None
-        emis = emissions_mt_co2(fac, green, path)
+        emis = emissions_mt_co2(fac, green, factor_growth(*grid, p["emissions.factor_change_per_year"]))
     return {"electricity_cost_bn_cny": cost, "emissions_mt_co2": emis, "green_supplied_twh": green}
 
 
@@ -106,7 +136,8 @@ def costs_for_scenario(inputs: InputTables, fleet: Fleet, scenario: Scenario, ce
     """The ``costs`` table of one scenario, or None when neither optional input is given."""
     if inputs.electricity_prices is None and inputs.grid_emission_factors is None:
         return None
-    hubs = hub_hosts(inputs, fleet.region_ids)
+    hubs = _per_run("hubs", (inputs.hub_nodes, inputs.compute_centers, tuple(fleet.region_ids)),
+                    lambda: hub_hosts(inputs, fleet.region_ids))
     _check_share_keys(scenario, hubs[0])
     ranges = emission_ranges(scenario)
     c = _arrays(inputs, fleet, scenario, central, central_params(ranges), _prices(inputs, fleet.region_ids, None),

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from flows.errors import GridcastError
 from flows.schema import SYSTEM_HOURLY_FILE, SYSTEM_HOURLY_LEGACY_FILE, InputTables
+from models.columns import constant_strings, string_column
 from models.engine import HOURS_PER_YEAR, Fleet, SimResult
 from models.hourly import (
     compute_load_mw,
@@ -40,7 +42,7 @@ __all__ = ["CURTAILMENT_LIMITS", "HOURS_COLUMNS", "HoursOutputs", "default_hourl
 
 CURTAILMENT_LIMITS = np.array([0.0025, 0.005, 0.01])
 NATIONAL_ID = "ALL"
-_DRAW_CHUNK = 100
+_DRAW_CHUNK = 50  # draws per block of the candidate-hour peaks (cache-sized)
 _T = WORKLOADS.index("training")
 
 HOURS_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
@@ -141,6 +143,39 @@ def profile_note(inputs: InputTables) -> str:
     return f"hourly shape: {name}, 8760 hours"
 
 
+_PROFILES: dict[str, tuple[tuple, tuple[np.ndarray, np.ndarray]]] = {}
+_SHARE_DIGEST: dict[str, tuple[np.ndarray, bytes]] = {}
+_PROFILES_LOCK = threading.Lock()
+
+
+def _run_profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_profiles`, once per hourly table (by identity; the cache holds it) and region order.
+
+    The arrays are shared by the run's scenarios and only read.
+    """
+    key = (inputs.system_hourly, tuple(map(str, region_ids)))
+    with _PROFILES_LOCK:
+        hit = _PROFILES.get("last")
+        if hit is not None and hit[0][0] is key[0] and hit[0][1] == key[1]:
+            return hit[1]
+    value = _profiles(inputs, region_ids)
+    for arr in value:
+        arr.flags.writeable = False  # shared: a digest of the shares below stays true
+    with _PROFILES_LOCK:
+        _PROFILES["last"] = (key, value)
+        _SHARE_DIGEST["last"] = (value[0], hashlib.sha256(value[0].tobytes()).digest())
+    return value
+
+
+def _share_digest(share: np.ndarray) -> bytes:
+    """sha256 of ``share``: hashed once for the run's shared (read-only) shares, else now."""
+    with _PROFILES_LOCK:
+        hit = _SHARE_DIGEST.get("last")
+    if hit is not None and hit[0] is share and not share.flags.writeable:
+        return hit[1]
+    return hashlib.sha256(share.tobytes()).digest()
+
+
 def _profiles(inputs: InputTables, region_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, 8760) shares of each region's annual sum (zeros without a profile) and (R,) has-profile."""
     hourly = inputs.system_hourly
@@ -160,9 +195,23 @@ def _noncompute_twh(base_paths: np.ndarray, region_fac: np.ndarray) -> np.ndarra
     return np.maximum(base_paths - region_fac[:, :, :1], 0.0)
 
 
+_REGION_CHUNK = 4  # regions per block of the 8,760-hour arrays: a block's arrays stay in cache
+
+
 def _central_hours(share: np.ndarray, fleet: Fleet, noncompute: np.ndarray, fac: np.ndarray,
                    season: np.ndarray, s: float) -> dict[str, np.ndarray]:
-    """Hourly arrays (R, T, 8760) of the central run: B, L, flexible L."""
+    """Hourly arrays (R, T, 8760) of the central run: B, L, flexible L (region block by block)."""
+    out = {k: np.empty((*noncompute.shape, share.shape[1])) for k in ("system", "compute", "flex")}
+    for start in range(0, len(share), _REGION_CHUNK):
+        part = slice(start, start + _REGION_CHUNK)
+        block = _central_block(share[part], fleet, noncompute[part], fac[part], season, s)
+        for k, v in block.items():
+            out[k][part] = v
+    return out
+
+
+def _central_block(share: np.ndarray, fleet: Fleet, noncompute: np.ndarray, fac: np.ndarray,
+                   season: np.ndarray, s: float) -> dict[str, np.ndarray]:
     b = system_load_mw(share, noncompute)
     lw = compute_load_mw(fac * (1e6 / HOURS_PER_YEAR), fleet.load_factors, season)  # (R, T, W, H)
     load = lw.sum(axis=2)
@@ -181,7 +230,7 @@ def _candidates(share: np.ndarray, fleet: Fleet, season: np.ndarray) -> tuple[np
     Scenarios of a run share the profile and the load shapes, so the candidates are found
     once per seasonal amplitude (the key is a digest of the inputs, not their identity).
     """
-    key = hashlib.sha256(share.tobytes() + fleet.load_factors.tobytes() + season.tobytes()).digest()
+    key = hashlib.sha256(_share_digest(share) + fleet.load_factors.tobytes() + season.tobytes()).digest()
     with _CANDIDATES_LOCK:
         return _CANDIDATES[key] if key in _CANDIDATES else _find_candidates(key, share, fleet, season)
 
@@ -242,7 +291,7 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     out = HoursOutputs(notes=[profile_note(inputs)])
     years = scenario.years
     ids = fleet.region_ids
-    share, have = _profiles(inputs, ids)
+    share, have = _run_profiles(inputs, ids)
     if inputs.system_hourly is not None and not have.all():
         out.notes.append(f"no hourly system-load profile for {', '.join(map(str, ids[~have]))}: no hourly rows, "
                          "headroom or system peaks for them")
@@ -279,9 +328,14 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     out.peaks = _typed(peaks)
     if not have.any():
         return out
+
+    def hourly_years(a: np.ndarray) -> np.ndarray:  # usually every year computed: no copy
+        return a if pos == list(range(a.shape[1])) else a[:, pos]
+
     out.hourly = _hourly_frame(scenario.name, ids[have], [years[i] for i in sel],
-                               {k: v[:, pos] for k, v in hours.items()})
-    room = headroom_mw(total[:, pos], CURTAILMENT_LIMITS)  # (R, Ty, X)
+                               {k: hourly_years(v) for k, v in {**hours, "total": total}.items()})
+    room = np.concatenate([headroom_mw(hourly_years(total[start:start + _REGION_CHUNK]), CURTAILMENT_LIMITS)
+                           for start in range(0, len(total), _REGION_CHUNK)])  # (R, Ty, X), block by block
     n_r, n_t, n_x = room.shape
     out.headroom = _typed(pd.DataFrame({
         "scenario": scenario.name,
@@ -293,25 +347,30 @@ def hours_tables(inputs: InputTables, fleet: Fleet, scenario: Scenario, baseline
     return out
 
 
-def _strings(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
-    """``labels[codes]`` as a pandas string column, built in Arrow (no Python string per row)."""
-    arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array([str(x) for x in labels]))
-    return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.string())))
+def _region_column(ids: tuple[str, ...], rows_each: int) -> pd.arrays.ArrowStringArray:
+    """Each id repeated ``rows_each`` times, a new pandas array around Arrow data shared by the run's scenarios."""
+    return pd.arrays.ArrowStringArray(_region_arrow(ids, rows_each))
+
+
+@functools.lru_cache(maxsize=2)
+def _region_arrow(ids: tuple[str, ...], rows_each: int) -> pa.ChunkedArray:
+    return string_column(ids, np.repeat(np.arange(len(ids)), rows_each))._pa_array  # immutable: safe to share
 
 
 def _hourly_frame(name: str, ids: np.ndarray, years: list[int], hours: dict[str, np.ndarray]) -> pd.DataFrame:
     n_r, n_t, n_h = hours["system"].shape
     n = n_r * n_t * n_h
+    # 800k rows a scenario: the columns are handed over as they are (copy=False, no block copy)
     return pd.DataFrame({
-        "scenario": _strings(np.array([name]), np.zeros(n, dtype=np.int32)),
-        "region_id": _strings(ids, np.repeat(np.arange(n_r), n_t * n_h)),
+        "scenario": constant_strings(name, n),
+        "region_id": _region_column(tuple(map(str, ids)), n_t * n_h),
         "year": np.tile(np.repeat(np.asarray(years, dtype=np.int32), n_h), n_r),
         "hour": np.tile(np.arange(n_h, dtype=np.int32), n_r * n_t),
         "system_load_mw": hours["system"].ravel(),
         "compute_load_mw": hours["compute"].ravel(),
         "compute_load_flex_mw": hours["flex"].ravel(),
-        "total_load_mw": (hours["system"] + hours["flex"]).ravel(),
-    })
+        "total_load_mw": hours["total"].ravel(),
+    }, copy=False)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -30,6 +30,8 @@ __all__ = [
     "MissingFactorError",
     "electricity_cost_bn_cny",
     "emissions_mt_co2",
+    "factor_grid",
+    "factor_growth",
     "factor_paths",
     "green_share",
     "green_supplied_twh",
@@ -88,6 +90,17 @@ def factor_paths(
     >>> factor_paths(f, ["A"], [2019, 2021, 2023], np.array([-0.5])).round(3).tolist()
     [[[0.5, 0.5, 0.2]]]
     """
+    return factor_growth(*factor_grid(factors, region_ids, years), change)
+
+
+def factor_grid(
+    factors: pd.DataFrame, region_ids: Sequence[str], years: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The draw-free part of :func:`factor_paths`: base factors (R, T) and years past the last given (R, T).
+
+    Raises:
+        MissingFactorError: a region of ``region_ids`` has no row.
+    """
     wide = factors.pivot(index="region_id", columns="year", values="kg_co2_per_kwh").reindex(list(region_ids))
     missing = wide.index[wide.isna().all(axis=1)].tolist()
     if missing:
@@ -99,7 +112,17 @@ def factor_paths(
     base = filled[yrs].to_numpy(dtype=float)  # (R, T)
     last_year = np.where(wide.notna().to_numpy(), given[None, :], np.iinfo(int).min).max(axis=1)  # (R,)
     steps = np.maximum(0, yrs[None, :] - last_year[:, None])  # (R, T)
-    return base[None, :, :] * (1.0 + np.asarray(change, dtype=float))[:, None, None] ** steps[None, :, :]
+    return base, steps
+
+
+def factor_growth(base: np.ndarray, steps: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """``base * (1 + change) ** steps``: (R, T) grid of :func:`factor_grid`, (D,) changes; (D, R, T).
+
+    The power is taken once per draw and distinct step (a handful), then spread over (R, T).
+    """
+    distinct, where = np.unique(steps, return_inverse=True)
+    growth = (1.0 + np.asarray(change, dtype=float))[:, None] ** distinct[None, :]  # (D, S)
+    return base[None, :, :] * growth[:, where.reshape(steps.shape)]
 
 
 def green_share(

@@ -18,6 +18,7 @@ import pandas as pd
 from models.hubs import nearest_hub
 from models.pipeline import PlannedFleet, combine, pipeline_energy
 from models.scenario import WORKLOADS, Scenario
+from models.short_axis import max_last, sum_last
 
 __all__ = [
     "HOURS_PER_YEAR",
@@ -317,7 +318,7 @@ def peak_load_mw(facility_by_workload_twh: np.ndarray, load_factors: np.ndarray)
     lead = facility_by_workload_twh.shape[:-1]
     flat = np.ascontiguousarray(facility_by_workload_twh).reshape(-1, load_factors.shape[0])
     hourly = flat @ (load_factors * (1e6 / HOURS_PER_YEAR))
-    return hourly.max(axis=-1).reshape(lead)
+    return max_last(hourly).reshape(lead)
 
 
 @dataclass(frozen=True)
@@ -442,7 +443,7 @@ def simulate(
     )
     mode = scenario.pipeline.mode if scenario.pipeline is not None else "additional"
     it, added = combine(it, pipe, mode)
-    region_it = it.sum(axis=-1)
+    region_it = sum_last(it)
     pue_exist, pue_new = _pue_arrays(fleet, scenario, p, years)
     # a region without base centres has no existing-fleet PUE; its min(E, E0) term is 0
     region_fac = facility_energy(region_it, np.nan_to_num(pue_exist, nan=1.0), pue_new)
@@ -459,7 +460,7 @@ def simulate(
         region_peak_mw=peak_load_mw(fac, fleet.peak_factors),
         national_peak_mw=peak_load_mw(fac.sum(axis=1), fleet.peak_factors),
         region_new_build_twh=np.maximum(0.0, region_it - region_it[:, :, :1]) * pue_new,
-        pipeline_it_twh=pipe.sum(axis=-1),
+        pipeline_it_twh=sum_last(pipe),
         pipeline_added_it_twh=added,
     )
 

@@ -169,8 +169,9 @@ def headroom_mw(load_mw: np.ndarray, limits: np.ndarray) -> np.ndarray:
     j = np.arange(1, n + 1)
     # f at each sorted gap: sum of the smaller gaps' shortfall = (j - 1) g_j - G_{j-1}
     f_at = (j - 1) * gaps - (cum - gaps)
-    budget = limits[:, None] * n * gaps[..., None, :]  # (..., X, N)
-    within = (f_at[..., None, :] <= budget).sum(axis=-1)  # (..., X): convex, so a prefix
+    scaled = limits[:, None] * n  # (X, 1): the budget of limit x at gap j is scaled[x] * g_j
+    # convex, so the gaps within budget are a prefix: count them limit by limit (a few limits)
+    within = np.stack([np.count_nonzero(f_at <= scaled[x] * gaps, axis=-1) for x in range(len(limits))], axis=-1)
     top = np.take_along_axis(cum[..., None, :], (within - 1)[..., None], axis=-1)[..., 0]
     den = within - limits * n
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -40,8 +40,13 @@ def hour_features(share: np.ndarray, load_factors: np.ndarray, season: np.ndarra
 
 def _dominated(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """For (..., n, k) points a and (..., m, k) points b: a[i] dominated by some b[j]."""
-    ge = (b[..., None, :, :] >= a[..., :, None, :]).all(axis=-1)
-    gt = (b[..., None, :, :] > a[..., :, None, :]).any(axis=-1)
+    # feature by feature (k is 1 + W, a handful): no reductions over a short trailing axis
+    ge = np.ones((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-2]), dtype=bool)
+    gt = np.zeros_like(ge)
+    for i in range(a.shape[-1]):
+        ai, bi = a[..., :, None, i], b[..., None, :, i]
+        ge &= bi >= ai
+        gt |= bi > ai
     return (ge & gt).any(axis=-1)
 
 
@@ -95,7 +100,19 @@ def peaks_on_candidates(
         (D, R, T) peak MW of ``B + L``.
     """
     f = np.take_along_axis(features, candidates[:, :, None], axis=1)  # (R, C, 1 + W)
-    b = noncompute_twh[..., None] * _MWH_PER_TWH * f[None, :, None, :, 0]  # (D, R, T, C)
     avg = facility_twh * (_MWH_PER_TWH / HOURS)
-    comp = np.einsum("drtw,rcw->drtc", avg, f[:, :, 1:])
-    return (b + comp).max(axis=-1)
+    if avg.shape[-1] != 3:
+        b = noncompute_twh[..., None] * _MWH_PER_TWH * f[None, :, None, :, 0]  # (D, R, T, C)
+        return (b + np.einsum("drtw,rcw->drtc", avg, f[:, :, 1:])).max(axis=-1)
+    # Three workloads: the products einsum("drtw,rcw->drtc") forms, added in its order
+    # (x0 + x2) + x1, laid out (R, C, D x T) so every elementwise loop runs over D x T
+    # (its generic loop, and loops over the short C axis, are ~5x slower on these shapes).
+    n_d, n_r, n_t = noncompute_twh.shape
+    by_w = np.moveaxis(avg, (3, 1), (0, 1)).reshape(3, n_r, n_d * n_t)  # (W, R, D x T)
+    x = [by_w[w][:, None, :] * f[:, :, 1 + w, None] for w in range(3)]  # (R, C, D x T)
+    x[0] += x[2]
+    x[0] += x[1]
+    energy = (noncompute_twh * _MWH_PER_TWH).transpose(1, 0, 2).reshape(n_r, 1, n_d * n_t)
+    x[0] += energy * f[:, :, 0, None]  # b + comp
+    peak = x[0].max(axis=1)  # (R, D x T): over the candidates, elementwise
+    return np.ascontiguousarray(peak.reshape(n_r, n_d, n_t).transpose(1, 0, 2))

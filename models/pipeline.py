@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from models.pipeline_params import STAGES
+from models.short_axis import sum_last
 
 __all__ = [
     "BLOCK_CELLS",
@@ -281,12 +282,25 @@ def combine(trend_twh: np.ndarray, pipeline_twh: np.ndarray, mode: str) -> tuple
     Returns:
         ``E*`` (D, R, T, W) and the added energy (D, R, T).
     """
-    p_r = pipeline_twh.sum(axis=-1)
+    if mode not in ("additional", "floor"):
+        raise ValueError(f"unknown pipeline mode {mode!r}")
+    # Regions without planned energy add exactly 0 (E* = E^s + 0, X_r = 0): only the regions
+    # with some are combined, the others are copied (a pipeline is usually in a few regions).
+    some = np.flatnonzero(pipeline_twh.any(axis=(0, 2, 3)))
+    if 2 * len(some) > trend_twh.shape[1]:
+        return _combine(trend_twh, pipeline_twh, mode)
+    part, part_added = _combine(trend_twh[:, some], pipeline_twh[:, some], mode)
+    out = trend_twh.astype(part.dtype)  # a copy
+    added = np.zeros(pipeline_twh.shape[:-1], dtype=part_added.dtype)
+    out[:, some], added[:, some] = part, part_added
+    return out, added
+
+
+def _combine(trend_twh: np.ndarray, pipeline_twh: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    p_r = sum_last(pipeline_twh)
     if mode == "additional":
         return trend_twh + pipeline_twh, p_r
-    if mode != "floor":
-        raise ValueError(f"unknown pipeline mode {mode!r}")
-    e_r = trend_twh.sum(axis=-1)
+    e_r = sum_last(trend_twh)
     x_r = np.maximum(0.0, p_r - np.maximum(0.0, e_r - e_r[:, :, :1]))
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(p_r[..., None] > 0, pipeline_twh / p_r[..., None], 0.0)

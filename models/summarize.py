@@ -15,7 +15,7 @@ import pandas as pd
 
 from models.engine import HOURS_PER_YEAR, SimResult
 from models.scenario import WORKLOADS
-from models.turning import classify_shape, peak_index
+from models.turning import classify_shape, peak_index, rise_start_index
 
 __all__ = [
     "QUANTILES",
@@ -89,8 +89,11 @@ def draw_quantiles(draws: np.ndarray, probs: list[float]) -> np.ndarray:
     """
     n = draws.shape[0]
     rest = draws.shape[1:]
-    rows = np.sort(np.ascontiguousarray(draws.reshape(n, -1).T), axis=1)  # NaN sort last
-    count = n - np.isnan(rows).sum(axis=1)  # valid draws per cell
+    rows = draws.reshape(n, -1).T.copy()  # C order: one contiguous row per cell
+    rows.sort(axis=1)  # NaN sort last
+    count = np.full(rows.shape[0], n)  # valid draws per cell: all, unless the last is NaN
+    some_nan = np.flatnonzero(np.isnan(rows[:, -1]))
+    count[some_nan] -= np.isnan(rows[some_nan]).sum(axis=1)
     out = np.empty((len(probs), rows.shape[0]))
     for i, prob in enumerate(probs):
         h = (np.maximum(count, 1) - 1) * prob
@@ -207,14 +210,16 @@ def national_table(
 
     c = nat(central, None)
     d = nat(draws, baseline_z) if draws is not None else None
-    frames = []
-    for key in c:
-        stats = stat_arrays(c[key], None if d is None else d[key])
-        for stat, arr in stats.items():
-            frames.append(pd.DataFrame({"year": years, "stat": stat, "field": key, "value": arr}))
-    long = pd.concat(frames, ignore_index=True)
-    wide = long.pivot_table(index=["year", "stat"], columns="field", values="value", sort=False).reset_index()
-    wide.insert(0, "scenario", scenario)
+    fields = {key: stat_arrays(c[key], None if d is None else d[key]) for key in c}
+    stats = list(fields["facility_energy_twh"])
+    wide = pd.DataFrame({
+        "scenario": scenario,
+        "year": np.tile(np.asarray(years), len(stats)),
+        "stat": np.repeat(np.array(stats, dtype=object), len(years)),
+        **{key: np.concatenate([np.asarray(v[stat], dtype=float) for stat in stats]) for key, v in fields.items()},
+    })
+    wide = wide[wide[list(fields)].notna().any(axis=1)]  # a year and stat without any value has no row
+    wide.columns.name = "field"  # as a pivot of the long (year, stat, field, value) table names them
     order = ["scenario", "year", "stat", "facility_energy_twh", "it_energy_twh", "peak_load_mw",
              "baseline_twh", "total_twh", "compute_share"]
     return _typed(wide[order].sort_values(["stat", "year"], kind="stable").reset_index(drop=True))
@@ -261,7 +266,7 @@ def rise_odds_table(
     """
     fac = draws.region_facility_twh  # (D, R, T)
     series = np.concatenate([fac, fac.sum(axis=1, keepdims=True)], axis=1)
-    _, idx = classify_shape(series, threshold)  # (D, R+1)
+    idx = rise_start_index(series, threshold)  # (D, R+1); the shapes are not needed here
     yrs = np.asarray(years)
     start = np.where(idx > 0, yrs[np.maximum(idx, 0)], yrs[-1] + 1).astype(float)
     ids = np.concatenate([np.asarray(region_ids, dtype=object), ["ALL"]])
