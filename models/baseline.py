@@ -39,10 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
-from statsmodels.tsa.ar_model import AutoReg
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-from statsmodels.tsa.forecasting.theta import ThetaModel
 
 __all__ = [
     "METHOD_VERSION",
@@ -334,6 +330,13 @@ def _fitted_paths(a: np.ndarray, first_year: int, steps: int) -> dict[str, np.nd
         # (statsmodels' AR design matrix is singular on it)
         line = drift_path(a, np.arange(1, steps + 1))
         return dict.fromkeys(FITTED_MODELS, line)
+    # statsmodels (with scipy.stats and polars behind it) takes ~1.3 s to import: a run whose
+    # fits all come from the warehouse's cache never pays it
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, SingularMatrixWarning
+    from statsmodels.tsa.ar_model import AutoReg
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
     y = _annual(a, first_year)
     # Short annual series often stop the optimiser at its iteration limit, and a window
     # whose lagged growth is constant (a jump only in its last year) makes AutoReg's design
