@@ -7,14 +7,16 @@ at most 20 lines and then a count), and exit with status 2; no traceback.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import logging
+import os
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -267,14 +269,41 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
+    except SystemExit as exc:
+        _leave(exc.code)
     except GridcastError as exc:  # pragma: no cover - commands handle their own
         typer.echo(f"gridcast: {exc}", err=True)
-        sys.exit(2)
+        _leave(2)
     except OSError as exc:  # a full or read-only disk anywhere: the path and the cause, no traceback
         from flows.outputs import storage_error
 
         typer.echo(f"gridcast: {storage_error(exc)}", err=True)
-        sys.exit(2)
+        _leave(2)
+    _leave(0)
+
+
+def _leave(code: int | str | None) -> NoReturn:
+    """Exit once the command is done, without tearing the interpreter down.
+
+    Every output is already whole on disk (each write is atomic and synced, each warehouse
+    connection closed). What normal exit still does is run the exit handlers (Prefect stops
+    its temporary server, logging flushes), then free every module and object one by one:
+    with pandas, Arrow, DuckDB, scikit-learn and Prefect loaded that took ~1 s of a 12 s
+    run. Here the threads' and the exit handlers run as usual, the streams are flushed, and
+    the process ends without the teardown. An interrupted or crashed command (Ctrl-C, a
+    traceback) never comes here and exits the usual way.
+    """
+    if isinstance(code, str):  # sys.exit("message"): printed, status 1, as Python does
+        print(code, file=sys.stderr)  # noqa: T201
+        code = 1
+    status = 0 if code is None else int(code)
+    try:
+        threading._shutdown()  # joins non-daemon threads, as interpreter exit does first
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
 
 
 if __name__ == "__main__":
