@@ -42,7 +42,7 @@ from models.summarize import (
     turning_points_table,
 )
 
-__all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "concat_pipeline_tables", "fleet_from_inputs",
+__all__ = ["ScenarioOutputs", "all_ranges", "coincident_table", "fleet_from_inputs",
            "run_scenario", "sensitivity_table"]
 
 DRAW_CHUNK = 100  # draws per simulation chunk: its (draws, 31, years, 3) arrays stay in cache (2.5x faster than 500)
@@ -306,48 +306,3 @@ def run_scenario(inputs: InputTables, scenario: Scenario, baseline: Baseline, *,
         table.insert(0, "scenario", pd.Categorical.from_codes(np.zeros(len(table), dtype=np.int8), [scenario.name]))
         out.pipeline = table
     return out
-
-
-_PIPELINE_IDS = ("project_id", "region_id", "stage")
-
-
-def concat_pipeline_tables(results: list[ScenarioOutputs]) -> pd.DataFrame | None:
-    """The scenarios' ``pipeline`` tables as one frame, each freed as soon as it is copied.
-
-    At 100k planned rows a scenario's table is 1.2M rows; copying them one at a time into
-    preallocated columns (ids stay categorical, ``scenario`` too) keeps the peak near one
-    copy of the result instead of two. Each ``results[i].pipeline`` is set to None.
-    """
-    parts = [r for r in results if r.pipeline is not None and not r.pipeline.empty]
-    if not parts:
-        return None
-    first = parts[0].pipeline
-    same = all(
-        all(r.pipeline[c].cat.categories.equals(first[c].cat.categories) for c in _PIPELINE_IDS) for r in parts
-    )
-    if not same:  # not one fleet: fall back to a plain concatenation
-        out = pd.concat([r.pipeline for r in parts], ignore_index=True)
-        for r in parts:
-            r.pipeline = None
-        return out
-    sizes = [len(r.pipeline) for r in parts]
-    names = [str(r.pipeline["scenario"].iloc[0]) for r in parts]
-    codes = {c: np.empty(sum(sizes), dtype=first[c].cat.codes.dtype) for c in _PIPELINE_IDS}
-    values = {c: np.empty(sum(sizes), dtype=first[c].dtype) for c in first.columns
-              if c not in _PIPELINE_IDS and c != "scenario"}
-    categories = {c: first[c].cat.categories for c in _PIPELINE_IDS}
-    start = 0
-    for r, n in zip(parts, sizes, strict=True):
-        frame, r.pipeline = r.pipeline, None
-        for c in codes:
-            codes[c][start:start + n] = frame[c].cat.codes.to_numpy()
-        for c in values:
-            values[c][start:start + n] = frame[c].to_numpy()
-        start += n
-        del frame
-    scenario = pd.Categorical.from_codes(np.repeat(np.arange(len(names), dtype=np.int16), sizes), names)
-    columns = {"scenario": scenario}
-    for c in first.columns[1:]:
-        columns[c] = pd.Categorical.from_codes(codes[c], categories[c]) if c in codes else values[c]
-    return pd.DataFrame(columns)
-

@@ -17,7 +17,6 @@ The folder follows PyPSA's CSV layout (``pypsa.Network(folder)`` or
 Also ``provenance.json`` (run, scenario, year, what the load is). Files are written
 atomically; a non-empty ``--out`` is refused unless ``overwrite``.
 
-Also here: the hours tables for ``--format csv|xlsx`` (``hours_export_tables``).
 """
 
 from __future__ import annotations
@@ -32,14 +31,11 @@ import pandas as pd
 from flows import outputs
 from flows.compare import RunFolder
 from flows.errors import GridcastError
-from flows.hours import HOURS_COLUMNS
 
-__all__ = ["HOURLY_LAYOUTS", "export_pypsa", "hours_columns", "hours_export_tables", "snapshots_of"]
+__all__ = ["export_pypsa", "snapshots_of"]
 
-HOURLY_LAYOUTS = ("none", "long", "wide")
 PYPSA_LAYOUT_VERSION = "1.4.0"
 """The PyPSA release whose CSV layout the folder follows (written to ``network.csv``)."""
-_EXCEL_ROWS = 1_048_575  # rows below the header that one sheet holds
 
 
 def snapshots_of(year: int) -> pd.DatetimeIndex:
@@ -152,57 +148,3 @@ def export_pypsa(run: RunFolder, out: Path, scenario: str | None = None, year: i
     }
     written.append(outputs.write_json(outputs.safe_child(root, "provenance.json"), prov))
     return written
-
-
-def _filter(frame: pd.DataFrame, regions: tuple[str, ...], years: tuple[int, int] | None) -> pd.DataFrame:
-    keep = pd.Series(True, index=frame.index)
-    if regions:
-        keep &= frame["region_id"].astype(str).isin(list(regions)) | (frame["region_id"].astype(str) == "ALL")
-    if years is not None:
-        keep &= frame["year"].between(years[0], years[1])
-    return frame.loc[keep]
-
-
-def hours_export_tables(run: RunFolder, scenarios: list[str], regions: tuple[str, ...] = (),
-                        years: tuple[int, int] | None = None, hourly: str = "none",
-                        fmt: str = "csv") -> dict[str, pd.DataFrame]:
-    """``peaks``, ``headroom`` and (``hourly`` = long or wide) the hourly profiles of a run, filtered.
-
-    Tables the run does not have are left out. ``wide`` gives one row per (scenario, year,
-    hour) and one ``total_load_mw`` column per province.
-
-    Raises:
-        GridcastError: an unknown layout, or an hourly table too long for one Excel sheet.
-    """
-    if hourly not in HOURLY_LAYOUTS:
-        raise GridcastError(f"--hourly {hourly!r}: choose one of {', '.join(HOURLY_LAYOUTS)}")
-    out: dict[str, pd.DataFrame] = {}
-    names = ["peaks", "headroom"] + (["hourly"] if hourly != "none" else [])
-    for name in names:
-        try:
-            frame = run.table(name, scenarios)
-        except GridcastError:
-            continue
-        frame = _filter(frame, regions, years)
-        keys = [c for c in ("scenario", "region_id", "year", "stat", "curtailment_limit", "hour") if c in frame]
-        frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
-        if name == "hourly" and hourly == "wide":
-            frame = frame.pivot_table(index=["scenario", "year", "hour"], columns="region_id",
-                                      values="total_load_mw", sort=True, observed=True).reset_index()
-            frame.columns = [str(c) for c in frame.columns]
-            name = "hourly_wide"
-        if fmt == "xlsx" and len(frame) > _EXCEL_ROWS:
-            raise GridcastError(f"{name} has {len(frame):,} rows, more than one Excel sheet holds; use --hourly wide, "
-                                "fewer --scenario/--region/--years, or --format csv")
-        out[name] = frame
-    return out
-
-
-def hours_columns() -> dict[str, dict[str, tuple[str, str]]]:
-    """Units and meanings of the hours tables' columns (for ``columns.csv``)."""
-    cols = {k: v for k, v in HOURS_COLUMNS.items() if k != "coincident_peak"}
-    cols["hourly_wide"] = {"scenario": ("", "scenario name"), "year": ("year", "forecast year"),
-                           "hour": ("hour", "hour of the representative year (0 = 1 January 00:00)"),
-                           "<region_id>": ("MW", "total_load_mw of that province")}
-    return cols
-

@@ -17,7 +17,7 @@ from flows import outputs
 from flows.compare import open_run
 from flows.compute import fleet_from_inputs, run_scenario
 from flows.errors import GridcastError
-from flows.export_pypsa import export_pypsa, hours_export_tables, snapshots_of
+from flows.export_pypsa import export_pypsa, snapshots_of
 from flows.hours import resolve_hourly_years
 from flows.scenarios import SHIPPED_SCENARIOS, load_scenarios
 from flows.validate import load_inputs
@@ -231,18 +231,6 @@ def test_leap_year_snapshots_skip_29_february() -> None:
     snaps = snapshots_of(2032)
     assert len(snaps) == 8760 and pd.Timestamp("2032-02-29 12:00") not in snaps
     assert snaps[1416] == pd.Timestamp("2032-03-01 00:00")
-
-
-def test_hours_tables_for_csv_long_and_wide(run_folder: Path) -> None:
-    run = open_run(run_folder)
-    long = hours_export_tables(run, ["reference"], ("CN-GD",), (2030, 2030), "long")
-    assert set(long) == {"peaks", "headroom", "hourly"} and len(long["hourly"]) == 8760
-    wide = hours_export_tables(run, ["reference"], (), (2030, 2030), "wide", fmt="xlsx")["hourly_wide"]
-    assert wide.shape == (8760, 3 + 31)
-    np.testing.assert_allclose(wide["CN-GD"].to_numpy(),
-                               long["hourly"].sort_values("hour")["total_load_mw"].to_numpy())
-    with pytest.raises(GridcastError, match="Excel"):
-        hours_export_tables(run, ["reference", "flexible_training"], (), None, "long", fmt="xlsx")
 
 
 def test_cli_exports_pypsa_and_hourly_wide(run_folder: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from flows import outputs
 from flows.cli import app
 from flows.compare import open_run
-from flows.compute import all_ranges, concat_pipeline_tables, fleet_from_inputs, run_scenario
+from flows.compute import all_ranges, fleet_from_inputs, run_scenario
 from flows.errors import InputError, ScenarioError
 from flows.export import ExportFilters, export_run
 from flows.planned import add_planned_files, check_planned
@@ -231,14 +231,22 @@ def test_planned_rows_round_trip_through_the_warehouse(tmp_path: Path, text: str
     assert back["online_year"].tolist() == t.planned_centers["online_year"].tolist()
 
 
-def test_pipeline_tables_concatenate_and_free(tmp_path: Path) -> None:
+def test_pipeline_tables_stream_through_the_run_sink(tmp_path: Path) -> None:
+    # real scenario outputs, streamed one scenario at a time as the run does, read back whole
+    from flows.run_sink import RunSink
+
     t = add_planned_files(load_inputs(Path("data/default")), [Path("data/examples/planned_ningxia.csv")])
     fleet = fleet_from_inputs(t)
-    results = []
-    for s in load_scenarios(None)[:2]:
+    scenarios = load_scenarios(None)[:2]
+    sink = RunSink(tmp_path, [s.name for s in scenarios])
+    frames = []
+    for s in scenarios:
         base = _flat_baseline(t.demand_history, fleet.region_ids, s.scenario.years)
-        results.append(run_scenario(t, s.scenario, base, n_draws=0, seed=1, fleet=fleet))
-    want = pd.concat([r.pipeline.astype(str) for r in results], ignore_index=True)
-    got = concat_pipeline_tables(results)
-    assert all(r.pipeline is None for r in results)
-    pd.testing.assert_frame_equal(got.astype(str), want)
+        table = run_scenario(t, s.scenario, base, n_draws=0, seed=1, fleet=fleet).pipeline
+        frames.append(table.astype(str))
+        sink.take(s.name, {"pipeline": table})
+    sink.commit()
+    want = pd.concat(frames, ignore_index=True)
+    got = pd.read_parquet(tmp_path / "pipeline")[list(want.columns)].astype(str)
+    order = ["scenario", "project_id", "year"]
+    pd.testing.assert_frame_equal(got.sort_values(order, ignore_index=True), want.sort_values(order, ignore_index=True))
