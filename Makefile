@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench bench-mc bench-baseline bench-run data clean install
+.PHONY: run test test-fast lint bench bench-mc bench-baseline bench-run bench-scenario bench-report data clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,12 @@ bench: $(STAMP)
 
 bench-run: $(STAMP)
 	$(BIN)/python benchmarks/bench_default_run.py
+
+bench-scenario: $(STAMP)
+	$(BIN)/python benchmarks/bench_scenario.py --repeat 3 --workers 2
+
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/bench_report.py --repeat 2
 
 bench-mc: $(STAMP)
 	$(BIN)/python benchmarks/bench_mc.py
