@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,18 @@ def _swap_in(tmp: Path, folder: Path) -> None:
     _fsync_dir(folder.parent)
 
 
+@contextlib.contextmanager
+def _aborting(abort: Callable[[], None], target: Path) -> Iterator[None]:
+    """On any failure inside: drop the partial write, and name ``target`` in a disk error."""
+    try:
+        yield
+    except BaseException as exc:
+        abort()
+        if isinstance(exc, OSError):
+            raise storage_error(exc, target) from exc
+        raise
+
+
 class PartitionedWriter:
     """A hive-partitioned Parquet folder (``scenario=<name>/part-0.parquet``) written one
     partition at a time under a hidden temporary name, and swapped in whole by :meth:`commit`.
@@ -197,19 +209,9 @@ class PartitionedWriter:
             index = self._parts.get(value, 0)
             self._parts[value] = index + 1
             path = self._tmp / sub / f"part-{index}.parquet"
-            try:
+            with _aborting(self.abort, self.folder):
                 path.parent.mkdir(exist_ok=True)
                 pq.write_table(table, path, **_write_options(table.schema))
-            except BaseException as exc:
-                self.abort()
-                if isinstance(exc, OSError):
-                    raise storage_error(exc, self.folder) from exc
-                raise
-
-    @property
-    def empty(self) -> bool:
-        """True while nothing has been added."""
-        return not self._parts
 
     def commit(self) -> Path:
         """Swap the finished folder in (an earlier one at the name is replaced)."""
@@ -244,38 +246,23 @@ class ParquetStream:
         if frame is None or frame.empty:
             return
         table = _int32_dictionaries(pa.Table.from_pandas(frame, preserve_index=False))
-        try:
+        with _aborting(self.abort, self.path):
             if self._writer is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._schema = table.schema
                 self._writer = pq.ParquetWriter(self._tmp, table.schema, **_write_options(table.schema))
             self._writer.write_table(table.cast(self._schema))
-        except BaseException as exc:
-            self.abort()
-            if isinstance(exc, OSError):
-                raise storage_error(exc, self.path) from exc
-            raise
-
-    @property
-    def empty(self) -> bool:
-        """True while nothing has been added."""
-        return self._writer is None
 
     def commit(self) -> Path:
         """Close the file, flush it to disk and rename it into place."""
         if self._writer is None:
             raise GridcastError(f"nothing was written to {self.path}")
-        try:
+        with _aborting(self.abort, self.path):
             self._writer.close()
             with open(self._tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.chmod(self._tmp, _FILE_MODE)
             os.replace(self._tmp, self.path)
-        except BaseException as exc:
-            self.abort()
-            if isinstance(exc, OSError):
-                raise storage_error(exc, self.path) from exc
-            raise
         _fsync_dir(self.path.parent)
         return self.path
 

@@ -87,6 +87,20 @@ def test_full_disk_in_a_partitioned_write(full_fs: Path) -> None:
     assert list(full_fs.iterdir()) == []
 
 
+def test_full_disk_while_streaming_a_scenario_leaves_nothing(full_fs: Path) -> None:
+    # the run's streamed tables: the first scenario fits, the second fills the disk
+    from flows.run_sink import RunSink
+
+    sink = RunSink(full_fs, ["reference", "hub_push"])
+    small = pd.DataFrame({"scenario": "reference", "v": [1.0]})
+    sink.take("reference", {"hourly": small, "hub_assignment": small})
+    with pytest.raises(StorageError, match=r"no space left on the device \(ENOSPC\)") as err:
+        sink.take("hub_push", {"hourly": _big_frame().assign(scenario="hub_push")})
+    assert str(full_fs / "hourly") in str(err.value)
+    sink.abort()  # what the run does on any failure
+    assert list(full_fs.iterdir()) == []
+
+
 def test_read_only_disk_names_the_file(ro_fs: Path) -> None:
     with pytest.raises(StorageError) as err:
         outputs.write_json(ro_fs / "run" / "run.json", {"a": 1})
