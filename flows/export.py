@@ -25,7 +25,6 @@ written, so that ``--overwrite`` replaces exactly those (:mod:`flows.export_writ
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import pandas as pd
 
 from flows import outputs
 from flows.compare import RunFolder
+from flows.datastate import read_if_unchanged
 from flows.errors import GridcastError
 from flows.export_registry import (
     EXPORT_TABLES,
@@ -150,8 +150,8 @@ def _centre_regions(run: RunFolder) -> pd.DataFrame:
             f"--hub needs the centres' regions: hub_assignment.parquet has no region_id and the run's "
             f"compute_centers.csv ({path}) is not there"
         )
-    blob = path.read_bytes()
-    if recorded and hashlib.sha256(blob).hexdigest() != recorded:
+    blob = read_if_unchanged(path, recorded)
+    if blob is None:
         raise GridcastError(f"--hub: {path} changed since run {run.run_id} (sha256 differs from run.json)")
     centres = pd.read_csv(io.BytesIO(blob), dtype={"center_id": "string", "region_id": "string"})
     return centres[["center_id", "region_id"]]

@@ -21,7 +21,6 @@ atomically; a non-empty ``--out`` is refused unless ``overwrite``.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import pandas as pd
 
 from flows import outputs
 from flows.compare import RunFolder
+from flows.datastate import read_if_unchanged
 from flows.errors import GridcastError
 
 __all__ = ["export_pypsa", "snapshots_of"]
@@ -69,12 +69,9 @@ def _hourly(run: RunFolder, scenario: str) -> pd.DataFrame:
 def _coordinates(run: RunFolder) -> pd.DataFrame | None:
     """region_id, x, y from the run's regions.csv if it is unchanged since the run, else None."""
     data_dir = run.meta.get("data_dir")
-    path = Path(data_dir) / "regions.csv" if data_dir else None
-    if path is None or not path.is_file():
-        return None
-    blob = path.read_bytes()
     recorded = run.meta.get("inputs_sha256", {}).get("regions.csv")
-    if recorded and hashlib.sha256(blob).hexdigest() != recorded:
+    blob = read_if_unchanged(Path(data_dir) / "regions.csv", recorded) if data_dir else None
+    if blob is None:
         return None
     regions = pd.read_csv(io.BytesIO(blob), dtype={"region_id": "string"})
     if not {"lat", "lon"} <= set(regions.columns):

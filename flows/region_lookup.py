@@ -9,12 +9,12 @@ possibly a comma-separated list (``--region cn-nx --region Guangdong,宁夏``).
 from __future__ import annotations
 
 import difflib
-import hashlib
 import io
 from pathlib import Path
 
 import pandas as pd
 
+from flows.datastate import read_if_unchanged
 from flows.errors import GridcastError
 from flows.settings import DEFAULT_DATA
 
@@ -123,11 +123,11 @@ def region_index(data_dir: str | Path | None, recorded_sha256: str | None = None
     """The regions of a run's data folder (if it is there and unchanged), else the shipped ones."""
     for folder in ([Path(data_dir)] if data_dir else []) + [DEFAULT_DATA]:
         path = folder / "regions.csv"
-        if not path.is_file():
+        # a run's own folder only while unchanged since the run (its names may not match the
+        # run's ids otherwise); the shipped regions as they are
+        blob = read_if_unchanged(path, recorded_sha256 if folder != DEFAULT_DATA else None)
+        if blob is None:
             continue
-        blob = path.read_bytes()
-        if folder != DEFAULT_DATA and recorded_sha256 and hashlib.sha256(blob).hexdigest() != recorded_sha256:
-            continue  # changed since the run: its names may not match the run's ids
         try:
             frame = pd.read_csv(io.BytesIO(blob), dtype=str, encoding="utf-8-sig")
         except (ValueError, UnicodeDecodeError):

@@ -340,3 +340,16 @@ def test_failed_run_is_recorded_and_earlier_outputs_are_kept(twin_runs: dict[str
     assert failed["reason"] == str(err.value) and "regions.csv" in failed["reason"]
     assert json.loads(failed["parameters"])["data_dir"] == str(bad)
     assert not [p for p in Path(failed["out_dir"]).rglob("*") if p.is_file()]
+
+
+def test_read_if_unchanged_checks_the_recorded_sha256(tmp_path: Path) -> None:
+    from flows.datastate import read_if_unchanged
+
+    path = tmp_path / "regions.csv"
+    path.write_bytes(b"region_id\nCN-NX\n")
+    recorded = hashlib.sha256(b"region_id\nCN-NX\n").hexdigest()
+    assert read_if_unchanged(path, recorded) == b"region_id\nCN-NX\n"
+    assert read_if_unchanged(path, None) == b"region_id\nCN-NX\n"  # nothing recorded: as it is
+    path.write_bytes(b"region_id\nCN-SX\n")  # edited since the run
+    assert read_if_unchanged(path, recorded) is None
+    assert read_if_unchanged(tmp_path / "gone.csv", recorded) is None
