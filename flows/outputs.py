@@ -97,20 +97,20 @@ def _atomic(path: Path, write: Callable[[str], None]) -> Path:
     except OSError as exc:
         raise storage_error(exc, path) from exc
     os.close(fd)
-    try:
+    # pyarrow reports a full disk as OSError naming no file: _aborting names the target
+    with _aborting(lambda: Path(tmp).unlink(missing_ok=True), path):
         write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            # pyarrow reports a full disk as OSError naming no file: name the target
-            raise storage_error(exc, path) from exc
-        raise
+        _place_file(Path(tmp), path)
     _fsync_dir(path.parent)
     return path
+
+
+def _place_file(tmp: Path, path: Path) -> None:
+    """Flush the finished temp file ``tmp`` to disk, give it the output mode, rename it over ``path``."""
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(tmp, _FILE_MODE)
+    os.replace(tmp, path)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -147,17 +147,16 @@ def _temp_name(target: Path, suffix: str = "tmp") -> Path:
 def _swap_in(tmp: Path, folder: Path) -> None:
     """Replace ``folder`` by the finished folder ``tmp`` (the old one restored on failure)."""
     old = _temp_name(folder, "old")
-    try:
-        if folder.exists():
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-    except BaseException as exc:
+
+    def restore() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         if old.exists() and not folder.exists():
             os.replace(old, folder)
-        if isinstance(exc, OSError):
-            raise storage_error(exc, folder) from exc
-        raise
+
+    with _aborting(restore, folder):
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
     shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(folder.parent)
 
@@ -259,10 +258,7 @@ class ParquetStream:
             raise GridcastError(f"nothing was written to {self.path}")
         with _aborting(self.abort, self.path):
             self._writer.close()
-            with open(self._tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.chmod(self._tmp, _FILE_MODE)
-            os.replace(self._tmp, self.path)
+            _place_file(self._tmp, self.path)
         _fsync_dir(self.path.parent)
         return self.path
 

@@ -36,7 +36,7 @@ from flows.errors import GridcastError, InputError
 from flows.params import RunParams
 from flows.planned import add_planned_files, check_planned
 from flows.procs import release_freed_memory, this_process
-from flows.run_sink import PARTITIONED, SINGLE_FILE, RunSink
+from flows.run_sink import STREAMED_NAMES, RunSink
 from flows.scenarios import REFERENCE_SCENARIO, LoadedScenario, load_scenarios, scenario_hash
 from flows.schema import InputTables
 from flows.settings import DEFAULT_DATA, DEFAULT_WAREHOUSE, PROJECT_ROOT
@@ -224,9 +224,6 @@ def _resolve_out(params: RunParams, run_id: str) -> tuple[Path, Path | None]:
         return run_dir, Path(params.out_root)
     return runfolder.claim_out(Path(params.out), run_id, params.overwrite), None
 
-
-#: Names the streamed tables may take in the run folder (planned before the first is written).
-STREAMED_NAMES = {*PARTITIONED, *(f"{n}.parquet" for n in SINGLE_FILE)}
 
 # Two workers, one per core: the scenario tasks are numpy-bound, and running every scenario at
 # once (Prefect's default pool) only multiplies peak memory (ten scenarios: 2.9 GB vs 1.x GB).

@@ -8,8 +8,10 @@ the kernel has reused for another process is not mistaken for the recorded one. 
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +75,20 @@ def release_freed_memory() -> None:
     pandas' text columns and every Parquet write) keeps its own. Where there is no glibc,
     only Arrow's pool is released.
     """
-    import ctypes
-    import ctypes.util
-
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` from the process's own symbols (looked up once), or None."""
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
-        return  # not glibc (musl, macOS)
-    trim(0)
+        return None  # not glibc (musl, macOS)

@@ -19,12 +19,14 @@ from pandas.api.types import union_categoricals
 
 from flows import outputs
 
-__all__ = ["PARTITIONED", "SINGLE_FILE", "RunSink", "lead_scenario", "stage_totals"]
+__all__ = ["PARTITIONED", "SINGLE_FILE", "STREAMED_NAMES", "RunSink", "lead_scenario", "stage_totals"]
 
 #: Tables written as ``<name>/scenario=<s>/part-N.parquet`` folders, one partition per scenario.
 PARTITIONED = ("hourly", "pipeline")
 #: Tables written as one ``<name>.parquet`` file, one row group per scenario.
 SINGLE_FILE = ("hub_assignment",)
+#: Every name a sink may write in the run folder (a run plans them before the first write).
+STREAMED_NAMES = frozenset({*PARTITIONED, *(f"{n}.parquet" for n in SINGLE_FILE)})
 
 _PIPELINE_SUMS = ["requested_it_mw", "expected_it_mw", "expected_it_energy_twh"]
 
@@ -98,7 +100,7 @@ class RunSink:
 
     def names(self) -> set[str]:
         """The top-level names this sink writes (folders and files)."""
-        return set(self._folders) | {f"{n}.parquet" for n in self._files}
+        return set(self._folders) | {f"{n}.parquet" for n in self._files}  # within STREAMED_NAMES
 
     def commit(self) -> list[str]:
         """Swap every streamed table into place; returns the table names."""

@@ -67,7 +67,8 @@ def assign_hubs(
     own = pd.Categorical(centers["hub_id"])
     nearest = pd.Categorical(near["nearest_hub_id"])
     names = own.categories.union(nearest.categories)
-    codes = np.where(declared, _recode(own, names), np.where(within, _recode(nearest, names), -1))
+    own_codes, nearest_codes = own.set_categories(names).codes, nearest.set_categories(names).codes
+    codes = np.where(declared, own_codes, np.where(within, nearest_codes, -1))
     how = np.where(declared, 0, np.where(within, 1, 2)).astype(np.int8)
     return pd.DataFrame(
         {
@@ -77,10 +78,3 @@ def assign_hubs(
             "assignment": pd.Categorical.from_codes(how, categories=ASSIGNMENTS),
         }
     )
-
-
-def _recode(values: pd.Categorical, names: pd.Index) -> np.ndarray:
-    """Codes of ``values`` in ``names`` (-1 where missing)."""
-    if not len(values.categories):
-        return np.full(len(values), -1)
-    return np.where(values.codes >= 0, names.get_indexer(values.categories)[np.maximum(values.codes, 0)], -1)
