@@ -43,28 +43,26 @@ def _umount(target: Path) -> None:
     subprocess.run(["umount", str(target)], capture_output=True, check=False)
 
 
-@pytest.fixture
-def full_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs: a few KB of metadata fit, a Parquet table of 1 MB does not."""
-    target = tmp_path / f"full-{uuid.uuid4().hex[:6]}"
-    if not _mount(target, "size=64k"):
+def _tmpfs(tmp_path: Path, name: str, options: str) -> Iterator[Path]:
+    target = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
+    if not _mount(target, options):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         yield target
     finally:
         _umount(target)
+
+
+@pytest.fixture
+def full_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs: a few KB of metadata fit, a Parquet table of 1 MB does not."""
+    yield from _tmpfs(tmp_path, "full", "size=64k")
 
 
 @pytest.fixture
 def ro_fs(tmp_path: Path) -> Iterator[Path]:
     """A read-only tmpfs."""
-    target = tmp_path / f"ro-{uuid.uuid4().hex[:6]}"
-    if not _mount(target, "ro,size=64k"):
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        yield target
-    finally:
-        _umount(target)
+    yield from _tmpfs(tmp_path, "ro", "ro,size=64k")
 
 
 def _big_frame() -> pd.DataFrame:

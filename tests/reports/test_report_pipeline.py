@@ -1,13 +1,7 @@
 """The "Known projects" report section, on the hand-made pipeline of pipeline_synthetic.py.
 
-Three projects, online share o(t) = clip((t + 1 - S) / 2, 0, 1) (2-year ramp), utilisation 0.5:
-
-    P1  TJ  announced           100 MW  online 2026  p 0.2  delay 1
-    P2  HE  under_construction  300 MW  online 2025  p 0.9  delay 0
-    P3  HE  announced            50 MW  online 2030  p 0.2  delay 1
-
-requested_it_mw = MW * o(t) with S = online_year; expected_it_mw = p * MW * o(t) with
-S = online_year + delay; expected_it_energy_twh = expected_it_mw * 0.5 * 8.76e-3.
+The three projects, their online shares and the expected values the assertions use are
+worked out in that module's docstring.
 """
 
 from __future__ import annotations
